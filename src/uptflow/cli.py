@@ -1,0 +1,55 @@
+"""The ``uptflow`` command.
+
+Each sub-command lives in its own module under ``uptflow.commands`` and registers itself
+through :data:`COMMANDS`; this file only builds the parser and turns user mistakes into
+one-line messages with a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: sub-command name -> module under uptflow.commands providing ``add_parser(subparsers)`` and
+#: ``run(args) -> int``.
+COMMANDS: dict[str, str] = {
+    "info": "uptflow.commands.info",
+    "convert": "uptflow.commands.convert",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="uptflow",
+        description="UPT-Flow low-light image enhancement: enhance photos, train on your own pairs, "
+                    "evaluate PSNR/SSIM/LPIPS, compute exact likelihoods.",
+    )
+    from uptflow import __version__
+
+    parser.add_argument("--version", action="version", version=f"uptflow {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        importlib.import_module(module).add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("uptflow: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, FileNotFoundError, PermissionError, OSError) as err:
+        print(f"uptflow {args.command}: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

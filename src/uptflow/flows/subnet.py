@@ -1,0 +1,99 @@
+"""The coupling sub-network NN(in, out) of the cross-coupling layer (SPEC §3).
+
+``1x1 conv + ActNorm -> ReLU -> 3x3 conv + ActNorm -> ReLU -> CBAM -> zero-init 1x1 conv``.
+It is an ordinary (non-invertible) network: it only produces shifts and scales.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from uptflow.flows.actnorm import ActNorm
+
+
+class Conv2dActNorm(nn.Conv2d):
+    """Bias-free 'same' convolution followed by ActNorm (data-initialised like the flow's)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False)
+        nn.init.normal_(self.weight, std=0.05)
+        self.actnorm = ActNorm(out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.actnorm(super().forward(x))[0]
+
+
+class Conv2dZeros(nn.Conv2d):
+    """Zero-initialised 1x1 conv with a per-channel log-scale: ``(W x + b) * exp(3 logs)``.
+
+    Zero init makes every coupling start as the identity map (scale sigmoid(2)+eps, shift 0 up
+    to the constant), the standard Glow trick for stable early training.
+    """
+
+    logscale_factor = 3.0
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(in_channels, out_channels, 1)
+        nn.init.zeros_(self.weight)
+        nn.init.zeros_(self.bias)
+        self.logs = nn.Parameter(torch.zeros(out_channels, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x) * torch.exp(self.logs * self.logscale_factor)
+
+
+class ChannelGate(nn.Module):
+    """CBAM channel gate: shared MLP on avg- and max-pooled vectors, summed, sigmoid."""
+
+    def __init__(self, channels: int, reduction: int) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Flatten(), nn.Linear(channels, channels // reduction), nn.ReLU(),
+                                 nn.Linear(channels // reduction, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        att = self.mlp(F.adaptive_avg_pool2d(x, 1)) + self.mlp(F.adaptive_max_pool2d(x, 1))
+        return x * torch.sigmoid(att)[:, :, None, None]
+
+
+class SpatialGate(nn.Module):
+    """CBAM spatial gate: channel max and mean (in that order) -> 7x7 conv -> sigmoid."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 1, 7, padding=3, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
+        return x * torch.sigmoid(self.conv(pooled))
+
+
+class CBAM(nn.Module):
+    """Channel then spatial gate, with a residual: ``CBAM(x) = gates(x) + x``."""
+
+    def __init__(self, channels: int, reduction: int) -> None:
+        super().__init__()
+        self.channel_gate = ChannelGate(channels, reduction)
+        self.spatial_gate = SpatialGate()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.spatial_gate(self.channel_gate(x)) + x
+
+
+class CouplingNet(nn.Module):
+    """NN(in, out): (B, in, H, W) -> (B, out, H, W); index layout matches the authors' ``model.N``."""
+
+    def __init__(self, in_channels: int, out_channels: int, hidden: int, reduction: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            Conv2dActNorm(in_channels, hidden, 1),
+            nn.ReLU(),
+            Conv2dActNorm(hidden, hidden, 3),
+            nn.ReLU(),
+            CBAM(hidden, reduction),
+            Conv2dZeros(hidden, out_channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)

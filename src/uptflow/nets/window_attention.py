@@ -1,0 +1,215 @@
+"""UP-guided window attention: the U-branch of MSFormer (SPEC §2, §2b).
+
+A Uformer-style LeWin block whose attention takes its *queries and keys from the UP-map
+features* and its values from the image features: pixels are mixed according to where the
+colour balance is broken, not according to their (dark, noisy) content.  Windows are ``w x w``;
+every second block shifts them by ``w // 2`` (Swin) with the usual -100 cross-region mask.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def window_partition(x: torch.Tensor, window: int) -> torch.Tensor:
+    """(B, H, W, C) with H, W multiples of ``window`` -> (B * nW, window, window, C)."""
+    b, h, w, c = x.shape
+    x = x.view(b, h // window, window, w // window, window, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window, window, c)
+
+
+def window_reverse(windows: torch.Tensor, window: int, h: int, w: int) -> torch.Tensor:
+    """Inverse of :func:`window_partition`: (B * nW, window, window, C) -> (B, H, W, C)."""
+    c = windows.shape[-1]
+    b = windows.shape[0] // ((h // window) * (w // window))
+    x = windows.view(b, h // window, w // window, window, window, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, c)
+
+
+def relative_position_index(window: int) -> torch.Tensor:
+    """Swin's (N, N) index into the ((2w-1)^2, heads) bias table, N = w*w. int64."""
+    coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij"))
+    flat = coords.flatten(1)
+    rel = (flat[:, :, None] - flat[:, None, :]).permute(1, 2, 0).contiguous()
+    rel[:, :, 0] += window - 1
+    rel[:, :, 1] += window - 1
+    rel[:, :, 0] *= 2 * window - 1
+    return rel.sum(-1)
+
+
+def shift_mask(h: int, w: int, window: int, shift: int, device=None, dtype=None) -> torch.Tensor:
+    """Attention mask for shifted windows on an (h, w) padded map: (nW, N, N), 0 or -100.
+
+    Tokens that the cyclic shift brought together from different image regions must not
+    attend to each other.
+    """
+    img = torch.zeros(1, h, w, 1, device=device, dtype=dtype)
+    slices = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
+    count = 0
+    for hs in slices:
+        for ws in slices:
+            img[:, hs, ws, :] = count
+            count += 1
+    windows = window_partition(img, window).view(-1, window * window)
+    diff = windows.unsqueeze(1) - windows.unsqueeze(2)
+    return diff.masked_fill(diff != 0, -100.0).masked_fill(diff == 0, 0.0)
+
+
+class WindowProjection(nn.Module):
+    """Per-window 3x3 depth-wise convs: q and k from the UP-map window, v from the features.
+
+    The convs see one window at a time (zero padding at the window border), as in Uformer's
+    "conv" token projection.  Keys ``to_q``, ``to_k``, ``to_v`` match the authors' names.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.to_q = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+        self.to_k = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+        self.to_v = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+
+
+class UPWindowAttention(nn.Module):
+    """Window attention with UP-map queries/keys and a relative-position bias.
+
+    ``softmax(q k^T d^-1/2 * temperature + bias [+ mask]) v`` then a linear projection.
+    Inputs are windows (B*nW, w, w, C); output tokens (B*nW, w*w, C).
+    """
+
+    def __init__(self, dim: int, heads: int, window: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.window = window
+        self.scale = (dim // heads) ** -0.5
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        self.temperature = nn.Parameter(torch.ones(heads, 1, 1))
+        self.register_buffer("relative_position_index", relative_position_index(window))
+        self.qkv = WindowProjection(dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def position_bias(self) -> torch.Tensor:
+        """(heads, N, N) relative-position bias gathered from the table."""
+        n = self.window * self.window
+        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
+        return bias.view(n, n, -1).permute(2, 0, 1)
+
+    def forward(self, x_win: torch.Tensor, m_win: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        bn, ws, _, c = x_win.shape
+        n = ws * ws
+        d = c // self.heads
+        x_img = x_win.permute(0, 3, 1, 2)
+        m_img = m_win.permute(0, 3, 1, 2)
+        # (B*nW, C, w, w) -> (B*nW, heads, N, d); channels split head-major.
+        q = self.qkv.to_q(m_img).reshape(bn, self.heads, d, n).transpose(-2, -1)
+        k = self.qkv.to_k(m_img).reshape(bn, self.heads, d, n).transpose(-2, -1)
+        v = self.qkv.to_v(x_img).reshape(bn, self.heads, d, n).transpose(-2, -1)
+        q = q * self.scale * self.temperature
+        attn = q @ k.transpose(-2, -1) + self.position_bias().unsqueeze(0)
+        if mask is not None:
+            nw = mask.shape[0]
+            attn = attn.view(bn // nw, nw, self.heads, n, n) + mask[None, :, None]
+            attn = attn.view(bn, self.heads, n, n)
+        out = (attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(bn, n, c)
+        return self.proj(out)
+
+
+class ECA(nn.Module):
+    """Efficient channel attention: global average pool, 1-D conv (k=3, no bias) over channels,
+    sigmoid, multiply.  (B, C, H, W) -> (B, C, H, W)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, 3, padding=1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x.mean(dim=(2, 3)).unsqueeze(1)  # (B, 1, C)
+        y = torch.sigmoid(self.conv(y)).transpose(1, 2).unsqueeze(-1)  # (B, C, 1, 1)
+        return x * y
+
+
+class LocallyEnhancedFeedForward(nn.Module):
+    """1x1 conv (x mlp_ratio, no activation) -> 3x3 depth-wise + GELU -> 1x1 conv -> ECA."""
+
+    def __init__(self, dim: int, ratio: int) -> None:
+        super().__init__()
+        hidden = dim * ratio
+        self.conv1 = nn.Conv2d(dim, hidden, 1)
+        self.dwconv = nn.Sequential(nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden), nn.GELU())
+        self.conv2 = nn.Conv2d(hidden, dim, 1)
+        self.eca = ECA()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.eca(self.conv2(self.dwconv(self.conv1(x))))
+
+
+class UPWindowBlock(nn.Module):
+    """One LeWin block with UP-guided attention.
+
+    Order (each step changes numbers, SPEC §2b): pad features and UP features bottom/right to a
+    multiple of the window, LayerNorm the features only (padded tokens become the LayerNorm
+    bias), cyclic shift, partition, attend, merge, un-shift, crop; residual with the un-padded
+    input; then ``x + ffn(norm2(x))``.
+    """
+
+    def __init__(self, dim: int, heads: int, window: int, shift: int, mlp_ratio: int) -> None:
+        super().__init__()
+        self.window = window
+        self.shift = shift
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = UPWindowAttention(dim, heads, window)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = LocallyEnhancedFeedForward(dim, mlp_ratio)
+        self._mask_cache: dict[tuple, torch.Tensor] = {}
+
+    def _mask(self, h: int, w: int, ref: torch.Tensor) -> torch.Tensor | None:
+        if self.shift == 0:
+            return None
+        key = (h, w, ref.device, ref.dtype)
+        mask = self._mask_cache.get(key)
+        if mask is None:
+            mask = shift_mask(h, w, self.window, self.shift, ref.device, ref.dtype)
+            self._mask_cache = {key: mask}  # keep one size: bounded memory
+        return mask
+
+    def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W) features; m: (B, C, H, W) UP-map features. Returns (B, C, H, W)."""
+        b, c, h, w = x.shape
+        ws = self.window
+        pad_h, pad_w = (-h) % ws, (-w) % ws
+        xt = x.permute(0, 2, 3, 1)
+        mt = m.permute(0, 2, 3, 1)
+        if pad_h or pad_w:
+            xt = F.pad(xt, (0, 0, 0, pad_w, 0, pad_h))
+            mt = F.pad(mt, (0, 0, 0, pad_w, 0, pad_h))
+        hp, wp = h + pad_h, w + pad_w
+        xt = self.norm1(xt)
+        if self.shift:
+            xt = torch.roll(xt, shifts=(-self.shift, -self.shift), dims=(1, 2))
+            mt = torch.roll(mt, shifts=(-self.shift, -self.shift), dims=(1, 2))
+        out = self.attn(window_partition(xt, ws), window_partition(mt, ws), self._mask(hp, wp, xt))
+        out = window_reverse(out.view(-1, ws, ws, c), ws, hp, wp)
+        if self.shift:
+            out = torch.roll(out, shifts=(self.shift, self.shift), dims=(1, 2))
+        out = out[:, :h, :w, :]
+        x = x + out.permute(0, 3, 1, 2)
+        y = self.norm2(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return x + self.mlp(y)
+
+
+class UPWindowStage(nn.Module):
+    """``depth`` UP-guided window blocks, every second one shifted by ``window // 2``."""
+
+    def __init__(self, dim: int, heads: int, window: int, depth: int, mlp_ratio: int) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            UPWindowBlock(dim, heads, window, 0 if i % 2 == 0 else window // 2, mlp_ratio)
+            for i in range(depth)
+        )
+
+    def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x, m)
+        return x
