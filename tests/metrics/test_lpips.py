@@ -1,0 +1,111 @@
+"""LPIPS reproduces the published LPIPS-alex v0.1 calibration distances; weight lookup is explicit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from uptflow.metrics.lpips import (
+    FEATURES_FILE,
+    HEADS_FILE,
+    LPIPS,
+    LPIPS_ENV_VAR,
+    LPIPSWeightsMissing,
+    default_lpips_dirs,
+    find_lpips_weights,
+    lpips,
+    require_lpips_weights,
+)
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+WEIGHTS = SHARED / "data" / "lpips"
+CALIB = WEIGHTS / "calibration"
+# Published distances (lpips 0.1.4, alex, v0.1) for ref_dir/X vs dist_dir/X.
+PUBLISHED = {"I03": 0.7237, "I04": 0.2572, "I06": 0.05079, "I08": 0.05205, "I19": 0.4253}
+
+
+@pytest.fixture(scope="module")
+def net() -> LPIPS:
+    if not WEIGHTS.is_dir():
+        pytest.skip(f"{WEIGHTS} absent")
+    return LPIPS.from_dir(WEIGHTS)
+
+
+def _load(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0
+
+
+def test_reproduces_published_calibration_distances(net: LPIPS) -> None:
+    names = sorted(PUBLISHED)
+    refs = torch.stack([torch.from_numpy(_load(CALIB / "ref_dir" / f"{n}.png")).permute(2, 0, 1) for n in names])
+    dists = torch.stack([torch.from_numpy(_load(CALIB / "dist_dir" / f"{n}.png")).permute(2, 0, 1) for n in names])
+    with torch.no_grad():
+        got = lpips(refs, dists, net=net)
+    assert got.shape == (len(names),)
+    for name, value in zip(names, got.tolist()):
+        assert abs(value - PUBLISHED[name]) < 1e-3, (name, value)
+    # numpy input, swapped order (LPIPS is symmetric) gives the same value as the batch
+    single = lpips(_load(CALIB / "dist_dir" / "I06.png"), _load(CALIB / "ref_dir" / "I06.png"), net=net)
+    assert isinstance(single, float)
+    assert abs(single - got[names.index("I06")].item()) < 1e-5
+
+
+def test_identical_is_zero_and_gradients_reach_input(net: LPIPS) -> None:
+    x = torch.rand(1, 3, 64, 64)
+    assert float(lpips(x, x, net=net)[0]) == pytest.approx(0.0, abs=1e-7)
+    pred = torch.rand(1, 3, 64, 64, requires_grad=True)
+    lpips(pred, x, net=net).sum().backward()
+    assert pred.grad is not None and pred.grad.abs().sum() > 0
+    assert all(not p.requires_grad for p in net.parameters())
+
+
+def test_rejects_non_rgb(net: LPIPS) -> None:
+    with pytest.raises(ValueError, match="3-channel"):
+        lpips(torch.rand(1, 1, 64, 64), torch.rand(1, 1, 64, 64), net=net)
+
+
+def test_missing_weights_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv(LPIPS_ENV_VAR, str(empty))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    dirs = default_lpips_dirs(include_repo=False)
+    assert dirs == [empty, tmp_path / "home" / ".cache" / "uptflow" / "lpips"]
+    assert find_lpips_weights(dirs) is None
+    with pytest.raises(LPIPSWeightsMissing) as info:
+        require_lpips_weights(dirs)
+    message = str(info.value)
+    assert isinstance(info.value, FileNotFoundError)
+    assert "\n" not in message
+    for needle in (FEATURES_FILE, HEADS_FILE, "~/.cache/uptflow/lpips", LPIPS_ENV_VAR, str(empty)):
+        assert needle in message
+    with pytest.raises(LPIPSWeightsMissing, match=HEADS_FILE):
+        LPIPS.from_dir(empty)
+
+
+def test_search_order_and_partial_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not WEIGHTS.is_dir():
+        pytest.skip(f"{WEIGHTS} absent")
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / FEATURES_FILE).write_bytes((WEIGHTS / FEATURES_FILE).read_bytes())
+    assert find_lpips_weights([partial, WEIGHTS]) == WEIGHTS  # a folder missing one file is skipped
+    monkeypatch.setenv(LPIPS_ENV_VAR, str(WEIGHTS))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_lpips_dirs()[0] == WEIGHTS
+    assert find_lpips_weights() == WEIGHTS
+
+
+def test_wrong_files_give_value_error(tmp_path: Path) -> None:
+    if not WEIGHTS.is_dir():
+        pytest.skip(f"{WEIGHTS} absent")
+    swapped = tmp_path / "swapped"
+    swapped.mkdir()
+    (swapped / FEATURES_FILE).write_bytes((WEIGHTS / HEADS_FILE).read_bytes())
+    (swapped / HEADS_FILE).write_bytes((WEIGHTS / HEADS_FILE).read_bytes())
+    with pytest.raises(ValueError, match="missing tensor"):
+        LPIPS.from_dir(swapped)
