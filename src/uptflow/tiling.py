@@ -1,0 +1,296 @@
+"""Memory-bounded tiled inference with seam-hiding blending.
+
+Large photos do not fit in memory in one forward pass, so :func:`run_tiled` runs a function over
+overlapping tiles and blends the results.  Tiling is not free for this network: its attention and
+pooling layers see the whole input, so a tile's output differs slightly from the same region of a
+whole-image pass, most near the tile's cut edges.  Blending weights therefore fall to 0 at every
+edge that was cut (and stay 1 at real image borders), so each output pixel is dominated by the
+tile that saw it with most context, and the transitions between tiles are smooth.
+
+Exactness (tested): with ``overlap >= 2`` the outermost pixel of every cut edge gets weight 0 and
+every pixel keeps a positive total weight, so
+
+- any pointwise ``fn`` (identity, ``x**2``, colour transforms) is reproduced exactly (up to
+  float rounding), and
+- any local ``fn`` of radius 1 (e.g. a 3x3 filter with replicate padding) is reproduced exactly:
+  its only wrong tile pixels are on the outermost row/column of a cut edge, and those have weight 0.
+  Wider operators (radius ``r > 1``) differ only within ``r - 1`` pixels inward of the 0-weight
+  edge, i.e. in overlap zones.
+
+Memory: besides ``fn``'s own use, :func:`run_tiled` keeps the full-size output accumulator
+``(B, C, H, W)`` float32 and a ``(H, W)`` weight sum.  Call it under ``torch.no_grad()`` for
+inference so tiles do not keep autograd graphs alive.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Callable
+
+import torch
+
+__all__ = [
+    "tile_windows",
+    "blend_weight",
+    "run_tiled",
+    "auto_tile_size",
+    "available_memory_bytes",
+]
+
+Window = tuple[int, int, int, int]  # (y0, y1, x0, x1), half-open
+
+
+def _axis_starts(n: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of length ``min(tile, n)`` covering ``[0, n)``.
+
+    Uses the fewest tiles whose step is at most ``tile - overlap``, spread evenly, so
+    neighbours overlap by at least ``overlap`` and the last tile ends exactly at ``n``.
+    """
+    if n <= tile:
+        return [0]
+    stride = tile - overlap
+    count = -(-(n - tile) // stride) + 1  # ceil((n - tile) / stride) + 1
+    span = n - tile
+    return [(i * span) // (count - 1) for i in range(count)]
+
+
+def tile_windows(h: int, w: int, tile: int, overlap: int) -> list[Window]:
+    """Overlapping windows ``(y0, y1, x0, x1)`` (half-open) covering an ``h x w`` image.
+
+    Every window is ``min(tile, h) x min(tile, w)``; neighbours overlap by at least ``overlap``
+    pixels (often a little more, since the spare length is spread evenly); the last window in
+    each direction is flush with the border.  Row-major order.
+
+    Raises:
+        ValueError: non-positive sizes, negative overlap, or ``overlap >= tile``.
+    """
+    if h < 1 or w < 1:
+        raise ValueError(f"image size must be positive, got {h}x{w}")
+    if tile < 1:
+        raise ValueError(f"tile size must be positive, got {tile}")
+    if overlap < 0 or overlap >= tile:
+        raise ValueError(f"overlap must be in [0, tile), got overlap={overlap} for tile={tile}")
+    th, tw = min(tile, h), min(tile, w)
+    return [
+        (y0, y0 + th, x0, x0 + tw)
+        for y0 in _axis_starts(h, tile, overlap)
+        for x0 in _axis_starts(w, tile, overlap)
+    ]
+
+
+def _ramp(n: int, overlap: int, rise: bool, fall: bool) -> torch.Tensor:
+    """1-D weights of length ``n``: raised-cosine rise over the first ``overlap`` samples (if
+    ``rise``) and fall over the last ``overlap`` (if ``fall``), 1 elsewhere.
+
+    The ramp is ``0.5 - 0.5 cos(pi i / (overlap - 1))``, ``i = 0..overlap-1``: exactly 0 at the
+    cut edge, exactly 1 where it ends, and a rise plus the mirrored fall sum to 1 sample-wise.
+    """
+    wt = torch.ones(n, dtype=torch.float64)
+    k = min(overlap, n)
+    if k <= 0:
+        return wt
+    if k == 1:
+        r = torch.full((1,), 0.5, dtype=torch.float64)  # a 0 would leave the shared pixel unweighted
+    else:
+        r = 0.5 - 0.5 * torch.cos(math.pi * torch.arange(k, dtype=torch.float64) / (k - 1))
+    if rise:
+        wt[:k] *= r
+    if fall:
+        wt[n - k :] *= r.flip(0)
+    return wt
+
+
+def blend_weight(
+    th: int,
+    tw: int,
+    overlap: int,
+    at_top: bool,
+    at_bottom: bool,
+    at_left: bool,
+    at_right: bool,
+) -> torch.Tensor:
+    """Blending weight ``(th, tw)`` float32 in ``[0, 1]`` for one tile.
+
+    ``at_*`` say whether that side of the tile lies on the image border.  Sides on the border
+    keep weight 1 (no neighbour to blend with); sides cut by tiling get a raised-cosine ramp over
+    ``overlap`` pixels, 0 at the edge itself.  Separable: ``wy[:, None] * wx[None, :]``.
+    """
+    wy = _ramp(th, overlap, rise=not at_top, fall=not at_bottom)
+    wx = _ramp(tw, overlap, rise=not at_left, fall=not at_right)
+    return (wy[:, None] * wx[None, :]).to(torch.float32)
+
+
+def run_tiled(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    image: torch.Tensor,
+    tile: int | None,
+    overlap: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> torch.Tensor:
+    """Apply ``fn`` over overlapping tiles of ``image`` and blend the outputs.
+
+    Args:
+        fn: maps a ``(B, 3, h, w)`` tile to ``(B, C, h, w)`` (same spatial size).  It must handle
+            any ``h, w`` it is given (e.g. pad to a multiple of 8 itself): tiles are ``tile``
+            pixels, but an image side shorter than ``tile`` is passed whole.
+        image: ``(B, 3, H, W)`` in ``[0, 1]``.
+        tile: tile side in pixels, or ``None`` for no tiling.  If ``H <= tile`` and ``W <= tile``
+            ``fn`` is called once on the whole image.
+        overlap: minimum overlap between neighbouring tiles (``>= 2`` for the exactness
+            properties in the module docstring; ``0 <= overlap < tile``).
+        progress: optional ``progress(done, total)`` called after each tile.
+
+    Returns:
+        ``(B, C, H, W)`` on ``image``'s device: the weight-normalised blend in float32, or
+        ``fn(image)`` itself when no tiling was needed.
+
+    Raises:
+        ValueError: wrong ``image`` rank, bad tile/overlap, or ``fn`` output of the wrong shape.
+    """
+    if image.ndim != 4:
+        raise ValueError(f"run_tiled expects a (B,3,H,W) tensor, got shape {tuple(image.shape)}")
+    b, _, h, w = image.shape
+    if tile is None or (h <= tile and w <= tile):
+        out = fn(image)
+        if progress is not None:
+            progress(1, 1)
+        return out
+    windows = tile_windows(h, w, tile, overlap)
+    acc: torch.Tensor | None = None
+    wsum = torch.zeros(h, w, dtype=torch.float32, device=image.device)
+    for i, (y0, y1, x0, x1) in enumerate(windows, start=1):
+        y = fn(image[:, :, y0:y1, x0:x1])
+        if y.ndim != 4 or y.shape[0] != b or tuple(y.shape[2:]) != (y1 - y0, x1 - x0):
+            raise ValueError(
+                f"tile function returned shape {tuple(y.shape)} for a tile of shape "
+                f"{(b, image.shape[1], y1 - y0, x1 - x0)}; expected (B, C, {y1 - y0}, {x1 - x0})"
+            )
+        if acc is None:
+            acc = torch.zeros(b, y.shape[1], h, w, dtype=torch.float32, device=image.device)
+        wt = blend_weight(
+            y1 - y0, x1 - x0, overlap, at_top=y0 == 0, at_bottom=y1 == h, at_left=x0 == 0, at_right=x1 == w
+        ).to(image.device)
+        acc[:, :, y0:y1, x0:x1] += y.to(torch.float32) * wt
+        wsum[y0:y1, x0:x1] += wt
+        if progress is not None:
+            progress(i, len(windows))
+    assert acc is not None  # at least one window always exists
+    return acc / wsum
+
+
+def auto_tile_size(
+    h: int,
+    w: int,
+    bytes_per_pixel: float,
+    budget_bytes: int,
+    multiple: int = 8,
+    min_tile: int = 128,
+) -> int | None:
+    """Choose a square tile side so one forward pass fits in ``budget_bytes``.
+
+    ``bytes_per_pixel`` is the caller's estimate of the peak memory of ``fn`` per input pixel
+    (activations of the widest layers, say); memory is assumed linear in pixel count.
+
+    Returns:
+        ``None`` if the whole ``h x w`` image fits (no tiling needed); otherwise the largest
+        multiple of ``multiple`` whose square tile fits, but never less than ``min_tile``
+        (rounded up to ``multiple``) -- a tile that small is the floor even if it exceeds the
+        budget, because smaller tiles give poor results.  Monotone: a larger budget never gives
+        a smaller tile.
+    """
+    if h < 1 or w < 1:
+        raise ValueError(f"image size must be positive, got {h}x{w}")
+    if bytes_per_pixel <= 0:
+        raise ValueError(f"bytes_per_pixel must be positive, got {bytes_per_pixel}")
+    if multiple < 1 or min_tile < 1:
+        raise ValueError(f"multiple and min_tile must be positive, got {multiple}, {min_tile}")
+    if h * w * bytes_per_pixel <= budget_bytes:
+        return None
+    side = math.isqrt(int(max(budget_bytes, 0) // bytes_per_pixel))
+    side = (side // multiple) * multiple
+    floor = -(-min_tile // multiple) * multiple
+    return max(side, floor)
+
+
+def available_memory_bytes(device: str | torch.device) -> int:
+    """Memory that a new allocation on ``device`` can use now, in bytes.
+
+    CUDA: free memory from ``torch.cuda.mem_get_info``.  CPU (and anything else): ``MemAvailable``
+    from ``/proc/meminfo``, lowered to the container's cgroup limit minus usage if there is one
+    (inside containers ``/proc/meminfo`` shows the host), else ``psutil`` if installed, else a
+    conservative 2 GiB.
+    """
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(dev)
+        return int(free)
+    avail = _meminfo_available()
+    if avail is None:
+        try:
+            import psutil
+
+            avail = int(psutil.virtual_memory().available)
+        except Exception:  # noqa: BLE001 - psutil missing or unusable: fall back below
+            avail = None
+    cg = _cgroup_headroom()
+    if cg is not None:
+        avail = cg if avail is None else min(avail, cg)
+    return int(avail) if avail is not None else 2 * 1024**3
+
+
+def _meminfo_available(path: str = "/proc/meminfo") -> int | None:
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # value is in kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_headroom() -> int | None:
+    """cgroup memory limit minus current usage (v2, then v1), or None if unlimited/unknown.
+
+    Usage counts the page cache; its inactive part is reclaimable, so it is not held against us
+    (the same correction ``docker stats`` makes).
+    """
+    candidates = (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current", "inactive_file"),
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+            "total_inactive_file",
+        ),
+    )
+    for limit_path, usage_path, inactive_key in candidates:
+        if not (os.path.exists(limit_path) and os.path.exists(usage_path)):
+            continue
+        try:
+            with open(limit_path) as f:
+                raw = f.read().strip()
+            if raw == "max":
+                return None
+            limit = int(raw)
+            if limit >= 1 << 60:  # v1 reports "unlimited" as a huge number
+                return None
+            with open(usage_path) as f:
+                usage = int(f.read().strip())
+            usage -= _cgroup_stat(os.path.join(os.path.dirname(limit_path), "memory.stat"), inactive_key)
+            return max(limit - max(usage, 0), 0)
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def _cgroup_stat(path: str, key: str) -> int:
+    try:
+        with open(path) as f:
+            for line in f:
+                name, _, value = line.partition(" ")
+                if name == key:
+                    return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
