@@ -1,0 +1,213 @@
+"""Real vs synthetic low-light statistics: the calibration of ``uptflow.data.synthesize``.
+
+Usage::
+
+    python benchmarks/synth_calibration.py [--n N] [--out PNG] [--seed S]
+
+Measures on the real low-light captures in ``../shared/data/lowlight_real`` (LOL eval15 low,
+LIME, DICM) and on ``synthesize`` outputs made from N *training* photos (BSDS500 train + Sun-Hays
+80; never Kodak24, which is the test set):
+
+1. mean brightness (mean RGB, 0-255): mean / min / p10 / p90 / max over images,
+2. dark flat-region noise: median high-pass (5x5) residual std of the flattest patches,
+   per brightness bin (see ``uptflow.data.noise_stats``),
+3. colour shift: channel-mean ratios R/G and B/G (mean and [min, max]).
+
+Prints one table and saves a brightness histogram + noise-vs-brightness plot (matplotlib if it
+is importable, else drawn with PIL) to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from uptflow.data import noise_stats as ns
+from uptflow.data.synthesize import SynthParams, synthesize
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+REAL_SETS = {
+    "LOL eval15 low": DATA / "lowlight_real" / "lol_eval15_low_396x600",
+    "LIME": DATA / "lowlight_real" / "lime",
+    "DICM": DATA / "lowlight_real" / "dicm",
+}
+TRAIN_DIRS = [DATA / "photos" / "bsds500" / "train", DATA / "photos" / "sun_hays80"]
+MAX_SIDE = 640  # training photos are resized to LOL-like size before synthesis
+NOISE_BINS = (0.0, 5.0, 10.0, 20.0, 40.0, 80.0)
+IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp"}
+
+
+def list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXT)
+
+
+def training_photos(n: int, seed: int) -> list[Path]:
+    """A deterministic sample of n training photos (never Kodak24)."""
+    pool = [p for d in TRAIN_DIRS for p in list_images(d)]
+    rng = np.random.default_rng(seed)
+    return [pool[i] for i in sorted(rng.choice(len(pool), size=min(n, len(pool)), replace=False))]
+
+
+def load_resized(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        s = MAX_SIDE / max(im.size)
+        if s < 1:
+            im = im.resize((round(im.width * s), round(im.height * s)), Image.BICUBIC)
+        return np.asarray(im)
+
+
+def stats(images: list[np.ndarray]) -> dict[str, object]:
+    b = np.array([ns.mean_brightness(i) for i in images])
+    r = np.array([ns.channel_ratios(i) for i in images])
+    return {
+        "n": len(images), "bright": b, "ratios": r,
+        "noise": ns.noise_by_brightness(images, NOISE_BINS),
+        "dark_noise": float(np.nanmedian([ns.dark_noise(i) for i in images])),
+    }
+
+
+def print_table(rows: dict[str, dict[str, object]]) -> None:
+    bins = [f"{lo:.0f}-{hi:.0f}" for lo, hi in zip(NOISE_BINS[:-1], NOISE_BINS[1:])]
+    head = (f"{'set':<22}{'n':>4} | {'bright mean':>11}{'min':>6}{'p10':>6}{'p90':>6}{'max':>6} | "
+            f"{'dark noise':>10} | " + "".join(f"{'nz ' + b:>9}" for b in bins) +
+            f" | {'R/G mean [min,max]':>21} | {'B/G mean [min,max]':>21}")
+    print(head)
+    print("-" * len(head))
+    for name, s in rows.items():
+        b, r = s["bright"], s["ratios"]
+        assert isinstance(b, np.ndarray) and isinstance(r, np.ndarray)
+        nz = "".join(f"{m:9.2f}" if c >= 20 else f"{'-':>9}" for _, _, m, c in s["noise"])  # type: ignore[union-attr]
+        print(f"{name:<22}{s['n']:>4} | {b.mean():11.1f}{b.min():6.1f}{np.percentile(b, 10):6.1f}"
+              f"{np.percentile(b, 90):6.1f}{b.max():6.1f} | {s['dark_noise']:10.2f} | {nz} | "
+              f"{r[:, 0].mean():7.3f} [{r[:, 0].min():.2f},{r[:, 0].max():.2f}] | "
+              f"{r[:, 1].mean():7.3f} [{r[:, 1].min():.2f},{r[:, 1].max():.2f}]")
+    print("brightness and noise on the 0-255 scale; noise = median 5x5 high-pass residual std in the "
+          "25% flattest 16x16 patches of each image, per patch-brightness bin ('-': < 20 patches).")
+
+
+# --------------------------------------------------------------------------- plotting
+_COLOURS = {"LOL eval15 low": (214, 39, 40), "LIME": (255, 127, 14), "DICM": (148, 103, 189),
+            "synthetic": (31, 119, 180)}
+
+
+def _colour(name: str) -> tuple[int, int, int]:
+    return _COLOURS.get(name, _COLOURS["synthetic"] if name.startswith("synthetic") else (90, 90, 90))
+
+
+def plot(rows: dict[str, dict[str, object]], out: Path) -> str:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    edges = np.arange(0, 64.1, 2.0)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        _plot_pil(rows, out, edges)
+        return "PIL"
+    fig, ax = plt.subplots(1, 2, figsize=(12, 4.5))
+    for name, s in rows.items():
+        b = np.asarray(s["bright"])
+        ax[0].hist(b, bins=edges, weights=np.full(b.size, 1.0 / b.size), histtype="step", lw=2,
+                   label=f"{name} ({int(np.sum(b >= edges[-1]))} > {edges[-1]:.0f} not shown)",
+                   color=np.array(_colour(name)) / 255)
+        nz = [(0.5 * (lo + hi), m) for lo, hi, m, c in s["noise"] if c >= 20]  # type: ignore[union-attr]
+        ax[1].plot(*zip(*nz), "o-", label=name, color=np.array(_colour(name)) / 255)
+    ax[0].set(xlabel="mean brightness (0-255)", ylabel="fraction of images", title="brightness")
+    ax[1].set(xlabel="patch brightness (0-255)", ylabel="high-pass residual std (0-255)", title="flat-region noise")
+    for a in ax:
+        a.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    return "matplotlib"
+
+
+def _plot_pil(rows: dict[str, dict[str, object]], out: Path, edges: np.ndarray) -> None:
+    """Two panels drawn with ImageDraw: brightness histograms and noise vs brightness."""
+    W, H, M = 1200, 480, 60
+    img = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(img)
+    pw = W // 2 - 2 * M
+    ph = H - 2 * M
+
+    def axes(x0: int, title: str, xlabel: str, xmax: float, ymax: float, ticks: int = 8) -> None:
+        d.rectangle([x0, M, x0 + pw, M + ph], outline="black")
+        d.text((x0 + pw // 2 - 60, M - 30), title, fill="black")
+        d.text((x0 + pw // 2 - 100, M + ph + 28), xlabel, fill="black")
+        for k in range(ticks + 1):
+            d.text((x0 + pw * k / ticks - 8, M + ph + 6), f"{xmax * k / ticks:.0f}", fill="black")
+        for k in range(6):
+            d.text((x0 - 45, M + ph - ph * k / 5 - 6), f"{ymax * k / 5:.2g}", fill="black")
+
+    # fraction of each set's images per bin; images brighter than the last edge are not drawn
+    hists = {n: np.histogram(s["bright"], bins=edges)[0] / max(1, len(s["bright"]))  # type: ignore[arg-type]
+             for n, s in rows.items()}
+    ymax = max(h.max() for h in hists.values()) * 1.1
+    axes(M, "mean brightness histogram (fraction of images)", f"mean brightness, 0-255", edges[-1], ymax)
+    for k, (name, h) in enumerate(hists.items()):
+        pts = []
+        for i, v in enumerate(h):
+            x0 = M + pw * edges[i] / edges[-1]
+            x1 = M + pw * edges[i + 1] / edges[-1]
+            y = M + ph - ph * v / ymax
+            pts += [(x0, y), (x1, y)]
+        d.line(pts, fill=_colour(name), width=3)
+        over = int(np.sum(np.asarray(rows[name]["bright"]) >= edges[-1]))
+        label = name + (f" ({over} > {edges[-1]:.0f} not shown)" if over else "")
+        d.text((M + pw - 230, M + 10 + 16 * k), label, fill=_colour(name))
+
+    x0 = W // 2 + M
+    nzs = {n: [(0.5 * (lo + hi), m) for lo, hi, m, c in s["noise"] if c >= 20] for n, s in rows.items()}  # type: ignore[union-attr]
+    ymax = max(m for v in nzs.values() for _, m in v) * 1.2
+    xmax = NOISE_BINS[-1]
+    axes(x0, "flat-region noise vs brightness", "patch brightness, 0-255", xmax, ymax)
+    for k, (name, v) in enumerate(nzs.items()):
+        pts = [(x0 + pw * b / xmax, M + ph - ph * m / ymax) for b, m in v]
+        if len(pts) > 1:
+            d.line(pts, fill=_colour(name), width=3)
+        for px, py in pts:
+            d.ellipse([px - 4, py - 4, px + 4, py + 4], fill=_colour(name))
+        d.text((x0 + pw - 150, M + 10 + 16 * k), name, fill=_colour(name))
+    img.save(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=60, help="number of training photos to synthesise from")
+    ap.add_argument("--out", type=Path, default=REPO / "out" / "synth_calibration.png", help="histogram PNG")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    if not DATA.is_dir():
+        print(f"shared data not found: {DATA}", file=sys.stderr)
+        return 2
+    t0 = time.time()
+    rows: dict[str, dict[str, object]] = {}
+    for name, folder in REAL_SETS.items():
+        rows[name] = stats([ns.read_rgb(p) for p in list_images(folder)])
+    rng = np.random.default_rng(args.seed)
+    photos = training_photos(args.n, args.seed)
+    normal = [load_resized(p) for p in photos]
+    rows[f"synthetic (defaults)"] = stats([synthesize(img, rng) for img in normal])
+    print(f"real: {', '.join(f'{k} ({len(list_images(v))})' for k, v in REAL_SETS.items())}; synthetic from "
+          f"{len(photos)} training photos (BSDS500 train + Sun-Hays 80, long side <= {MAX_SIDE}), seed {args.seed}")
+    print(f"defaults: {SynthParams()}")
+    print_table(rows)
+    lol = rows["LOL eval15 low"]["bright"]
+    syn = rows["synthetic (defaults)"]["bright"]
+    assert isinstance(lol, np.ndarray) and isinstance(syn, np.ndarray)
+    inside = np.mean((syn >= lol.min()) & (syn <= lol.max()))
+    print(f"synthetic brightness inside the LOL range [{lol.min():.1f}, {lol.max():.1f}]: {100 * inside:.0f}%")
+    how = plot(rows, args.out)
+    print(f"saved {args.out} ({how}); {time.time() - t0:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
