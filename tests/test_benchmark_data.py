@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from uptflow.benchmark_data import write_benchmark_data
+from uptflow.cli import main
+from uptflow.imageio import read_rgb
+
+
+def test_benchmark_is_deterministic_and_dark(shared_dir, tmp_path):
+    a = write_benchmark_data(tmp_path / "a", shared_dir / "data", limit=2)
+    b = write_benchmark_data(tmp_path / "b", shared_dir / "data", limit=2)
+    assert [f["sha256"] for f in a["files"]] == [f["sha256"] for f in b["files"]]
+    assert set(a["subsets"]) == {"kodak24", "sice_val", "sice_benchmark"}
+    low = read_rgb(tmp_path / "a" / "kodak24" / "low" / "kodim01.png")
+    normal = read_rgb(tmp_path / "a" / "kodak24" / "normal" / "kodim01.png")
+    assert low.shape == normal.shape == (512, 768, 3)
+    assert 5 / 255 < low.mean() < 26 / 255 < normal.mean()
+    manifest = json.loads((tmp_path / "a" / "MANIFEST.json").read_text())
+    assert manifest["seed"] == a["seed"]
+    c = write_benchmark_data(tmp_path / "c", shared_dir / "data", seed=1, subsets=("kodak24",), limit=1)
+    assert c["files"][0]["sha256"] != a["files"][0]["sha256"]  # the low image depends on the seed
+
+
+def test_sice_benchmark_pairs_are_the_official_scenes(shared_dir, tmp_path):
+    write_benchmark_data(tmp_path, shared_dir / "data", subsets=("sice_benchmark",), limit=3)
+    names = sorted(p.name for p in (tmp_path / "sice_benchmark" / "low").iterdir())
+    assert len(names) == 3 and all(n.startswith("bench-") for n in names)
+    for n in names:
+        low = read_rgb(tmp_path / "sice_benchmark" / "low" / n)
+        ref = read_rgb(tmp_path / "sice_benchmark" / "normal" / n)
+        assert low.mean() < ref.mean()
+
+
+def test_cli_reports_missing_data_in_one_line(tmp_path, capsys):
+    code = main(["benchmark-data", str(tmp_path / "out"), "--data-root", str(tmp_path / "nowhere")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Kodak24 not found" in err and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        main(["benchmark-data"])  # missing OUT: argparse usage error
