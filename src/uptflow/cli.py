@@ -17,6 +17,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, str] = {
     "info": "uptflow.commands.info",
     "convert": "uptflow.commands.convert",
+    "benchmark-data": "uptflow.commands.benchmark_data",
 }
 
 
