@@ -1,0 +1,123 @@
+"""PSNR / SSIM / LPIPS on the project benchmark for baselines and uptflow models.
+
+    python benchmarks/quality.py [--bench out/benchmark] [--model PATH ...] [--subsets kodak24,sice_val]
+                                 [--limit N] [--no-lpips]
+
+Writes the benchmark first (``uptflow benchmark-data``) if ``--bench`` does not exist.  Methods:
+the input itself, adaptive gamma, histogram equalisation, CLAHE, and every uptflow model given
+with ``--model`` (plus the bundled default model when one is installed).  Each metric is shown
+plain and with the GT-mean correction, as separately labelled columns.  Protocol: predictions
+clamped and rounded to 8 bit; PSNR on RGB; SSIM scikit-image RGB recipe; LPIPS AlexNet v0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from uptflow.baselines import BASELINES
+from uptflow.imageio import list_images, read_rgb, to_numpy, to_tensor
+from uptflow.metrics import EvalProtocol, evaluate_pair
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _pairs(folder: Path, limit: int | None) -> list[tuple[str, Path, Path]]:
+    lows = list_images([folder / "low"])
+    pairs = [(p.stem, p, folder / "normal" / p.name) for p in lows]
+    return pairs[:limit] if limit else pairs
+
+
+def _methods(model_specs: list[str]) -> dict[str, object]:
+    methods: dict[str, object] = {"input": lambda x: x}
+    methods.update(BASELINES)
+    from uptflow.checkpoints import load_model
+
+    specs = list(model_specs)
+    default = REPO / "src" / "uptflow" / "weights" / "default.safetensors"
+    if default.exists() and str(default) not in specs:
+        specs.insert(0, str(default))
+    for spec in specs:
+        model = load_model(spec)
+        name = f"uptflow:{Path(spec).stem}"
+
+        def run(x: np.ndarray, model=model) -> np.ndarray:
+            with torch.inference_mode():
+                return to_numpy(model.enhance(to_tensor(x)))
+
+        methods[name] = run
+    return methods
+
+
+def evaluate(bench: Path, subsets: list[str], methods: dict, lpips: bool, limit: int | None) -> dict:
+    plain, gtm = EvalProtocol(lpips=lpips), EvalProtocol(lpips=lpips, gt_mean=True)
+    lpips_net = None
+    if lpips:
+        from uptflow.metrics import LPIPS
+
+        lpips_net = LPIPS.from_dir()
+    results: dict = {}
+    for subset in subsets:
+        pairs = _pairs(bench / subset, limit)
+        for method, fn in methods.items():
+            rows, rows_gt, seconds = [], [], 0.0
+            for _, low_path, normal_path in pairs:
+                low, normal = read_rgb(low_path), read_rgb(normal_path)
+                t0 = time.perf_counter()
+                pred = fn(low)
+                seconds += time.perf_counter() - t0
+                rows.append(evaluate_pair(pred, normal, plain, lpips_net))
+                rows_gt.append(evaluate_pair(pred, normal, gtm, lpips_net))
+            results[(subset, method)] = (
+                {k: float(np.mean([r[k] for r in rows])) for k in rows[0]},
+                {k: float(np.mean([r[k] for r in rows_gt])) for k in rows_gt[0]},
+                seconds / max(len(pairs), 1), len(pairs))
+            print(f"  {subset:15s} {method:22s} done ({len(pairs)} pairs)", file=sys.stderr)
+    return results
+
+
+def print_table(results: dict, subsets: list[str], methods: dict, lpips: bool) -> None:
+    keys = ["psnr", "ssim"] + (["lpips"] if lpips else [])
+    head = " | ".join(k.upper() for k in keys)
+    for subset in subsets:
+        n = next(v[3] for (s, _), v in results.items() if s == subset)
+        print(f"\n### {subset} ({n} pairs)\n")
+        print(f"| method | {head} | GT-mean {' | GT-mean '.join(k.upper() for k in keys)} | s/image |")
+        print("|---" * (2 * len(keys) + 2) + "|")
+        for method in methods:
+            plain, gt, sec, _ = results[(subset, method)]
+            cells = [f"{plain[k]:.3f}" if k != "psnr" else f"{plain[k]:.2f}" for k in keys]
+            cells += [f"{gt[k]:.3f}" if k != "psnr" else f"{gt[k]:.2f}" for k in keys]
+            print(f"| {method} | " + " | ".join(cells) + f" | {sec:.2f} |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bench", type=Path, default=REPO / "out" / "benchmark")
+    parser.add_argument("--model", action="append", default=[], help="uptflow checkpoint (repeatable)")
+    parser.add_argument("--subsets", default="kodak24,sice_val,sice_benchmark")
+    parser.add_argument("--limit", type=int, default=None, help="first N pairs per subset (quick runs)")
+    parser.add_argument("--no-lpips", action="store_true")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    subsets = [s for s in args.subsets.split(",") if s]
+    if not args.bench.exists():
+        from uptflow.benchmark_data import write_benchmark_data
+
+        print(f"writing the benchmark to {args.bench} ...", file=sys.stderr)
+        write_benchmark_data(args.bench)
+    methods = _methods(args.model)
+    t0 = time.perf_counter()
+    results = evaluate(args.bench, subsets, methods, not args.no_lpips, args.limit)
+    print_table(results, subsets, methods, not args.no_lpips)
+    print(f"\n{time.perf_counter() - t0:.0f} s; protocol: {EvalProtocol().describe()}")
+
+
+if __name__ == "__main__":
+    main()
