@@ -24,7 +24,16 @@ class InvertibleConv1x1(FlowTransform):
         self._inverse_cache: tuple[tuple, torch.Tensor] | None = None
 
     def _logabsdet(self) -> torch.Tensor:
-        return torch.linalg.slogdet(self.weight.double())[1].to(self.weight.dtype)
+        w = self.weight
+        if torch.is_grad_enabled() and w.requires_grad:
+            return torch.linalg.slogdet(w.double())[1].to(w.dtype)
+        # Inference: one LU per weight version, like the inverse below.
+        key = (w._version, w.data_ptr(), w.dtype, w.device)
+        cache = getattr(self, "_logdet_cache", None)
+        if cache is None or cache[0] != key:
+            cache = (key, torch.linalg.slogdet(w.detach().double())[1].to(w.dtype))
+            self._logdet_cache = cache
+        return cache[1]
 
     def inverse_weight(self) -> torch.Tensor:
         """W^-1 computed in float64, cast to the weight's dtype; (C, C)."""

@@ -60,35 +60,57 @@ class MSFormer(nn.Module):
 
     def features(self, x: torch.Tensor, m: torch.Tensor) -> dict[str, torch.Tensor]:
         """Raw decoder outputs ``fea_up0`` (4C @ H/8), ``fea_up1`` (4C @ H/4),
-        ``fea_up2`` (4C @ H/2) and ``cat_f`` (2C @ H)."""
+        ``fea_up2`` (4C @ H/2) and ``cat_f`` (2C @ H).
+
+        Runs in channels-last layout (depth-wise convs, LayerNorms and the window branch's
+        (B, H, W, C) views are faster in it); the outputs are channels-last too.  Intermediates
+        are released as soon as they are last used, to lower the inference peak memory.
+        """
         c = self.embed.out_channels
+        x = x.contiguous(memory_format=torch.channels_last)
         f1 = self.embed(x)
         m1 = m.expand(-1, c, -1, -1)
         r1 = self.r1(f1)
         e1 = r1 + self.u1(f1, m1)
+        del f1
 
         e2in, m2 = self.down12(e1), self.down12(m1)
+        del e1, m1
         r2 = self.r2(e2in)
+        del e2in
         e2 = r2 + self.u2(r2, m2)  # the level-2 window branch takes the R-branch output
 
         e3in, m3 = self.down23(e2), self.down23(m2)
+        del e2, m2
         r3 = self.r3(e3in)
         e3 = r3 + self.u3(e3in, m3)
+        del e3in
 
         l4, m4 = self.down34(e3), self.down34(m3)
+        del e3, m3
         lat = self.r4(l4) + self.u4(l4, m4)
+        del l4
         fea_up0 = self.reduce0(lat)
 
         d3 = self.reduce3(torch.cat([self.up43(lat), r3], dim=1))
+        del lat, r3
         m5 = self.up43(m4)
+        del m4
         fea_up1 = self.r5(d3) + self.u5(d3, m5)
+        del d3
 
         d2 = self.reduce2(torch.cat([self.up32(fea_up1), r2], dim=1))
-        m6 = self.up32(m5).repeat(1, 2, 1, 1)
+        del r2
+        m6_half = self.up32(m5)
+        del m5
+        m6 = m6_half.repeat(1, 2, 1, 1)
         fea_up2 = self.r6(d2) + self.u6(d2, m6)
+        del d2, m6
 
         d1 = self.reduce1(torch.cat([self.up21(fea_up2), r1], dim=1))
-        m7 = self.up21(m6)
+        del r1
+        m7 = _up_repeated(self.up21, m6_half)
+        del m6_half
         cat_f = self.refine(self.r7(d1) + self.u7(d1, m7))
         return {"fea_up0": fea_up0, "fea_up1": fea_up1, "fea_up2": fea_up2, "cat_f": cat_f}
 
@@ -108,3 +130,17 @@ class MSFormer(nn.Module):
 
     def forward(self, x: torch.Tensor, m: torch.Tensor) -> list[torch.Tensor]:
         return self.conditions(self.features(x, m))
+
+
+def _up_repeated(up: Upsample, half: torch.Tensor) -> torch.Tensor:
+    """``up(half.repeat(1, 2, 1, 1))`` at half the cost.
+
+    The conv sees every channel twice, so summing the two halves of its weight's input axis
+    gives the same map (to rounding) from ``half`` (B, C/2, H, W) directly.
+    """
+    conv, shuffle = up.body[0], up.body[1]
+    k = half.shape[1]
+    if torch.is_grad_enabled() or conv.weight.shape[1] != 2 * k:
+        return up(half.repeat(1, 2, 1, 1))
+    weight = conv.weight[:, :k] + conv.weight[:, k:]
+    return shuffle(F.conv2d(half, weight, conv.bias, conv.stride, conv.padding))

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from uptflow.nets.strips import strip_map
+
 
 class ChannelLayerNorm(nn.Module):
     """LayerNorm over the channel axis of a (B, C, H, W) map, biased variance, with bias.
@@ -25,10 +27,11 @@ class ChannelLayerNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = x.mean(dim=1, keepdim=True)
-        var = (x - mean).pow(2).mean(dim=1, keepdim=True)
-        x = (x - mean) * torch.rsqrt(var + self.eps)
-        return x * self.body.weight[:, None, None] + self.body.bias[:, None, None]
+        # One fused kernel over the channel axis: a permuted view to (B, H, W, C) is free for a
+        # channels-last map (the encoder runs in that layout), and F.layer_norm normalises with
+        # the biased variance, like the authors' WithBias_LayerNorm.
+        y = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), self.body.weight, self.body.bias, self.eps)
+        return y.permute(0, 3, 1, 2)
 
 
 class _Affine(nn.Module):
@@ -76,6 +79,9 @@ class GatedFeedForward(nn.Module):
         self.project_out = nn.Conv2d(hidden, dim, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return strip_map(self._local, x, radius=1)
+
+    def _local(self, x: torch.Tensor) -> torch.Tensor:
         a, b = self.dwconv(self.project_in(x)).chunk(2, dim=1)
         return self.project_out(F.gelu(a) * b)
 

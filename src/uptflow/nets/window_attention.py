@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from uptflow.nets.strips import strip_map, strip_pixels
+
 
 def window_partition(x: torch.Tensor, window: int) -> torch.Tensor:
     """(B, H, W, C) with H, W multiples of ``window`` -> (B * nW, window, window, C)."""
@@ -142,7 +144,10 @@ class LocallyEnhancedFeedForward(nn.Module):
         self.eca = ECA()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.eca(self.conv2(self.dwconv(self.conv1(x))))
+        return self.eca(strip_map(self._local, x, radius=1))
+
+    def _local(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(self.dwconv(self.conv1(x)))
 
 
 class UPWindowBlock(nn.Module):
@@ -174,6 +179,34 @@ class UPWindowBlock(nn.Module):
             self._mask_cache = {key: mask}  # keep one size: bounded memory
         return mask
 
+    def _attend(self, xt: torch.Tensor, mt: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Window attention over (B, Hp, Wp, C) maps -> (B, Hp, Wp, C).
+
+        Windows are independent, so in inference they are processed in bands of whole window
+        rows (about :func:`~uptflow.nets.strips.strip_pixels` pixels each): the same numbers,
+        but the partition copies, q/k/v and the (windows, heads, N, N) scores exist for one band
+        at a time only.
+        """
+        b, hp, wp, c = xt.shape
+        ws = self.window
+        n_rows, n_cols = hp // ws, wp // ws
+        budget = strip_pixels()
+        if budget is None or torch.is_grad_enabled():
+            band = n_rows
+        else:
+            band = max(1, budget // (ws * ws * n_cols))
+        if band >= n_rows:
+            out = self.attn(window_partition(xt, ws), window_partition(mt, ws), mask)
+            return window_reverse(out.view(-1, ws, ws, c), ws, hp, wp)
+        out = torch.empty_like(xt, memory_format=torch.contiguous_format)
+        for i0 in range(0, n_rows, band):
+            i1 = min(i0 + band, n_rows)
+            rows = slice(i0 * ws, i1 * ws)
+            band_mask = None if mask is None else mask[i0 * n_cols: i1 * n_cols]
+            o = self.attn(window_partition(xt[:, rows], ws), window_partition(mt[:, rows], ws), band_mask)
+            out[:, rows] = window_reverse(o.view(-1, ws, ws, c), ws, (i1 - i0) * ws, wp)
+        return out
+
     def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """x: (B, C, H, W) features; m: (B, C, H, W) UP-map features. Returns (B, C, H, W)."""
         b, c, h, w = x.shape
@@ -189,8 +222,8 @@ class UPWindowBlock(nn.Module):
         if self.shift:
             xt = torch.roll(xt, shifts=(-self.shift, -self.shift), dims=(1, 2))
             mt = torch.roll(mt, shifts=(-self.shift, -self.shift), dims=(1, 2))
-        out = self.attn(window_partition(xt, ws), window_partition(mt, ws), self._mask(hp, wp, xt))
-        out = window_reverse(out.view(-1, ws, ws, c), ws, hp, wp)
+        out = self._attend(xt, mt, self._mask(hp, wp, xt))
+        del xt, mt  # free the normalised/shifted copies before the un-shift copy
         if self.shift:
             out = torch.roll(out, shifts=(self.shift, self.shift), dims=(1, 2))
         out = out[:, :h, :w, :]

@@ -1,0 +1,212 @@
+"""Inference speed and memory of ``UPTFlow.enhance`` (encoder + reverse flow at z = 0).
+
+Every (preset, size) configuration runs in a FRESH subprocess so peak-memory figures do not
+mix: on CPU the peak is the process's maximum resident set (``ru_maxrss``), on CUDA
+``torch.cuda.max_memory_allocated``.  One un-timed warm-up run is made under
+``torch.utils.flop_counter.FlopCounterMode`` to count FLOPs (2 per multiply-add); then
+``--runs`` timed runs give the median and min wall time (and the process CPU time, which is less
+disturbed by other jobs sharing the cores).  The "ceiling" column is a measured ``--threads``
+sgemm (2048^3) rate on the same machine: the practical maximum for this conv/matmul network.
+
+Weights are random (seed 0): the work does not depend on their values.
+
+Usage::
+
+    python benchmarks/speed.py --presets paper-lol,small --sizes 256x256,400x600,1920x1080 \
+        --runs 2 --threads 2 --tile auto
+
+Prints a Markdown table.  ``--tile auto`` tiles (``uptflow.tiling.run_tiled``) only when the
+whole-image estimate exceeds ``--budget`` (default 2 GiB); ``--tile none`` never tiles;
+``--tile N`` always uses N-pixel tiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    """'AxB' -> (H, W): read as H x W (the issue's "400x600" is the 400-high LOL image), except
+    that a first number >= 1000 and larger than the second is a width (e.g. "1920x1080")."""
+    try:
+        a, b = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"bad size {text!r}; expected e.g. 256x256 or 1920x1080") from None
+    if a > b and a >= 1000:
+        return b, a
+    return a, b
+
+
+def sgemm_gflops(threads: int, n: int = 2048, repeats: int = 5) -> float:
+    """Best-of-``repeats`` float32 (n x n) @ (n x n) rate in GFLOP/s with ``threads`` threads."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def _peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+def _current_rss_bytes() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def worker(args: argparse.Namespace) -> dict:
+    """Run one configuration in this (fresh) process and return its measurements."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from uptflow.model import UPTFlow
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    if not args.no_malloc_tune:
+        from uptflow.inference import limit_allocator_caching
+
+        limit_allocator_caching()
+    device = torch.device(args.device)
+    h, w = _parse_size(args.size)
+    model = UPTFlow.from_preset(args.preset).eval().to(device)
+    image = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(1)).to(device)
+    tile = _choose_tile(args, model, h, w)
+
+    def run() -> torch.Tensor:
+        if tile is None:
+            return model.enhance(image)
+        from uptflow.tiling import run_tiled
+
+        with torch.inference_mode():
+            return run_tiled(model.enhance, image, tile, args.overlap)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    base_rss = _current_rss_bytes()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    counter = FlopCounterMode(display=False)
+    with counter:  # warm-up run, also counts FLOPs
+        run()
+    sync()
+    flops = counter.get_total_flops()
+    walls, cpus = [], []
+    for _ in range(args.runs):
+        c0, t0 = time.process_time(), time.perf_counter()
+        run()
+        sync()
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    peak = (torch.cuda.max_memory_allocated() if device.type == "cuda" else _peak_rss_bytes())
+    return {
+        "preset": args.preset, "size": f"{h}x{w}", "device": args.device, "tile": tile,
+        "median_s": statistics.median(walls), "min_s": min(walls),
+        "cpu_median_s": statistics.median(cpus), "gflop": flops / 1e9,
+        "peak_bytes": peak, "base_bytes": base_rss if device.type == "cpu" else 0,
+        "pixels": h * w,
+    }
+
+
+def _choose_tile(args: argparse.Namespace, model, h: int, w: int) -> int | None:
+    if args.tile == "none":
+        return None
+    if args.tile != "auto":
+        return int(args.tile)
+    from uptflow.inference import bytes_per_pixel
+    from uptflow.tiling import auto_tile_size
+
+    try:  # the CLI engineer's estimate, once it exists
+        from uptflow.api import inference_bytes_per_pixel
+
+        bpp = float(inference_bytes_per_pixel(model.config))
+    except ImportError:
+        bpp = bytes_per_pixel(model.config)
+    budget = int(args.budget * 1024**3) - _current_rss_bytes()  # what the activations may use
+    return auto_tile_size(h, w, bpp, budget, multiple=8, min_tile=128)
+
+
+def _row(r: dict, ceiling: float) -> str:
+    gfs = r["gflop"] / r["min_s"]
+    extra = (r["peak_bytes"] - r["base_bytes"]) / r["pixels"]
+    tile = "-" if r["tile"] is None else str(r["tile"])
+    return (f"| {r['preset']} | {r['size']} | {r['device']} | {tile} | {r['median_s']:.2f} | "
+            f"{r['min_s']:.2f} | {r['cpu_median_s']:.2f} | {r['peak_bytes'] / 2**20:.0f} | "
+            f"{extra / 1024:.2f} | {r['gflop']:.0f} | {gfs:.1f} | {100 * gfs / ceiling:.0f} % |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--presets", default="paper-lol,small")
+    p.add_argument("--sizes", default="256x256,400x600,1920x1080")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--tile", default="auto", help="auto | none | tile side in pixels")
+    p.add_argument("--overlap", type=int, default=32)
+    p.add_argument("--budget", type=float, default=2.0, help="memory budget for --tile auto, GiB")
+    p.add_argument("--no-malloc-tune", action="store_true",
+                   help="do not call uptflow.inference.limit_allocator_caching() (glibc keeps freed blocks)")
+    p.add_argument("--json", type=Path, help="also write the raw rows to this file")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--preset", help=argparse.SUPPRESS)
+    p.add_argument("--size", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.runs < 1:
+        raise SystemExit("speed.py: error: --runs must be >= 1")
+    if args.worker:
+        print("RESULT " + json.dumps(worker(args)), flush=True)
+        return 0
+
+    ceiling = sgemm_gflops(args.threads)
+    print(f"sgemm ceiling ({args.threads} threads, 2048^3): {ceiling:.1f} GFLOP/s", file=sys.stderr)
+    rows = []
+    for preset in args.presets.split(","):
+        for size in args.sizes.split(","):
+            cmd = [sys.executable, __file__, "--worker", "--preset", preset, "--size", size,
+                   "--runs", str(args.runs), "--device", args.device, "--threads", str(args.threads),
+                   "--tile", args.tile, "--overlap", str(args.overlap), "--budget", str(args.budget)]
+            if args.no_malloc_tune:
+                cmd.append("--no-malloc-tune")
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+            if proc.returncode != 0 or not lines:
+                tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"]
+                print(f"{preset} {size}: failed (rc {proc.returncode}): {tail[0]}", file=sys.stderr)
+                continue
+            row = json.loads(lines[-1][len("RESULT "):])
+            rows.append(row)
+            print(_row(row, ceiling), file=sys.stderr, flush=True)
+    print(f"\nsgemm ceiling ({args.threads} threads): {ceiling:.1f} GFLOP/s\n")
+    print("| preset | size (HxW) | device | tile | median s | min s | CPU s (median) | peak MiB | "
+          "KiB/px over base | GFLOP | GFLOP/s (min) | of sgemm |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(_row(r, ceiling))
+    if args.json:
+        args.json.write_text(json.dumps({"ceiling_gflops": ceiling, "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

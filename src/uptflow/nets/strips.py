@@ -1,0 +1,68 @@
+"""Row-strip evaluation of local sub-networks, to bound inference memory.
+
+The feed-forward parts of MSFormer (1x1 conv -> 3x3 depth-wise conv -> 1x1 conv) widen the
+features 4-5x at full resolution; on a whole 400x600 image those hidden maps dominate the peak
+memory.  They are *local* (each output pixel depends on a (2r+1)-row neighbourhood), so running
+them over horizontal strips with ``r`` halo rows gives exactly the same numbers per pixel while
+only one strip's hidden maps exist at a time.  Used only without autograd (inference); with
+gradients enabled the whole map is processed at once, so training is unchanged.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+import torch
+
+#: Pixels per strip (rows = this // width, at least ``_MIN_ROWS``); ``None`` disables strips.
+_strip_pixels: int | None = 1 << 14
+_MIN_ROWS = 16
+
+
+def strip_pixels() -> int | None:
+    """The current strip size in pixels (``None``: strips disabled)."""
+    return _strip_pixels
+
+
+@contextmanager
+def strip_size(pixels: int | None) -> Iterator[None]:
+    """Temporarily set the strip size in pixels (``None`` = whole map at once, the reference)."""
+    global _strip_pixels
+    if pixels is not None and int(pixels) < 1:
+        raise ValueError(f"strip size must be a positive number of pixels or None, got {pixels}")
+    old, _strip_pixels = _strip_pixels, None if pixels is None else int(pixels)
+    try:
+        yield
+    finally:
+        _strip_pixels = old
+
+
+def strip_map(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, radius: int) -> torch.Tensor:
+    """``fn(x)`` for a local ``fn`` of vertical radius ``radius``, strip by strip when inferring.
+
+    ``fn`` maps (B, C, h, W) -> (B, C', h, W) with zero padding at the top/bottom border (like a
+    'same' conv) and must be local: output row ``i`` depends only on input rows ``i-r..i+r``.
+    Each strip is evaluated with up to ``r`` real neighbouring rows above and below and those
+    halo rows are cut off again, so interior strip edges see true data and the image borders see
+    the same zero padding as in one whole pass.  Output has ``x``'s memory format.
+    """
+    if _strip_pixels is None or torch.is_grad_enabled() or x.dim() != 4:
+        return fn(x)
+    h, w = x.shape[-2:]
+    rows = max(_MIN_ROWS, _strip_pixels // max(w, 1), radius + 1)
+    if rows >= h:
+        return fn(x)
+    out: torch.Tensor | None = None
+    for r0 in range(0, h, rows):
+        r1 = min(r0 + rows, h)
+        a0, a1 = max(r0 - radius, 0), min(r1 + radius, h)
+        y = fn(x[:, :, a0:a1])
+        if out is None:
+            fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) \
+                and not x.is_contiguous() else torch.contiguous_format
+            out = torch.empty((y.shape[0], y.shape[1], h, w), dtype=y.dtype, device=y.device,
+                              memory_format=fmt)
+        out[:, :, r0:r1] = y[:, :, r0 - a0: r0 - a0 + (r1 - r0)]
+    assert out is not None
+    return out

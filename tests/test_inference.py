@@ -1,0 +1,97 @@
+"""The fast inference paths equal the reference computation (float64, random weights)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from uptflow.config import presets
+from uptflow.inference import bytes_per_pixel, enhance_bounded, limit_allocator_caching
+from uptflow.model import UPTFlow
+from uptflow.nets.msformer import _up_repeated
+from uptflow.nets.restormer import ChannelLayerNorm
+from uptflow.nets.sampling import Upsample
+from uptflow.nets.strips import strip_map, strip_size
+
+TOL = 1e-10
+
+
+def _random_model(preset: str, **changes) -> UPTFlow:
+    """A float64 eval model whose zero-initialised output convs are made non-zero."""
+    torch.manual_seed(0)
+    model = UPTFlow(presets[preset].replace(**changes)).double().eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            if not p.abs().sum():
+                p.normal_(std=0.05)
+    return model
+
+
+@pytest.mark.parametrize("window", [5])
+def test_strips_and_bands_equal_whole_map(window):
+    model = _random_model("tiny", window=window)
+    low = torch.rand(2, 3, 43, 37, dtype=torch.float64)
+    with strip_size(None):
+        ref_out = model.enhance(low)
+        ref_cond = model.condition(low[..., :40, :32])
+    with strip_size(200):  # many strips / window bands at every level
+        out = model.enhance(low)
+        cond = model.condition(low[..., :40, :32])
+    assert (out - ref_out).abs().max().item() <= TOL
+    for a, b in zip(cond, ref_cond):
+        assert (a - b).abs().max().item() <= TOL
+
+
+def test_strip_map_matches_a_local_conv_at_borders():
+    conv = torch.nn.Conv2d(3, 5, 3, padding=1).double()
+    x = torch.rand(1, 3, 50, 7, dtype=torch.float64)
+    with torch.no_grad(), strip_size(1):  # 16-row strips (the minimum)
+        out = strip_map(conv, x, radius=1)
+        assert (out - conv(x)).abs().max().item() <= TOL
+
+
+def test_strip_size_rejects_non_positive():
+    with pytest.raises(ValueError, match="strip size"):
+        with strip_size(0):
+            pass
+
+
+def test_folded_upsample_equals_repeated_input():
+    torch.manual_seed(1)
+    up = Upsample(8).double()
+    half = torch.rand(2, 4, 9, 7, dtype=torch.float64)
+    with torch.no_grad():
+        assert (_up_repeated(up, half) - up(half.repeat(1, 2, 1, 1))).abs().max().item() <= TOL
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_channel_layer_norm_equals_formula(channels_last):
+    torch.manual_seed(2)
+    norm = ChannelLayerNorm(6).double()
+    with torch.no_grad():
+        norm.body.weight.normal_()
+        norm.body.bias.normal_()
+    x = torch.randn(2, 6, 5, 4, dtype=torch.float64) * 3 + 1
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    mean = x.mean(1, keepdim=True)
+    var = (x - mean).pow(2).mean(1, keepdim=True)
+    ref = (x - mean) / torch.sqrt(var + 1e-5) * norm.body.weight[:, None, None] + norm.body.bias[:, None, None]
+    assert (norm(x) - ref).abs().max().item() <= TOL
+
+
+def test_bytes_per_pixel_and_allocator():
+    assert bytes_per_pixel(presets["paper-lol"]) > bytes_per_pixel(presets["small"]) > 0
+    assert bytes_per_pixel(presets["tiny"]) > 0
+    assert isinstance(limit_allocator_caching(), bool)
+
+
+def test_enhance_bounded_whole_and_tiled():
+    model = _random_model("tiny").float()
+    low = torch.rand(1, 3, 40, 300)
+    whole = enhance_bounded(model, low, budget_bytes=1 << 40)
+    assert torch.equal(whole, model.enhance(low))
+    tiled = enhance_bounded(model, low, budget_bytes=1)  # forces the minimum (128 px) tiles
+    assert tiled.shape == low.shape and 0 <= tiled.min() and tiled.max() <= 1
+    with pytest.raises(ValueError, match="low must be"):
+        enhance_bounded(model, low[0], budget_bytes=1)
