@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "info": "uptflow.commands.info",
     "convert": "uptflow.commands.convert",
     "benchmark-data": "uptflow.commands.benchmark_data",
+    "train": "uptflow.commands.train",
 }
 
 
