@@ -1,4 +1,4 @@
-"""Real vs synthetic low-light statistics: the calibration of ``uptflow.data.synthesize``.
+"""Real vs synthetic low-light statistics: the calibration of ``uptflow.data.synthesis``.
 
 Usage::
 
@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from uptflow.data import noise_stats as ns
-from uptflow.data.synthesize import SynthParams, synthesize
+from uptflow.data.synthesis import SynthParams, synthesize
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"

@@ -4,7 +4,7 @@ UPT-Flow's channel attention, ECA and CBAM pool over the whole input, so a tile'
 exactly the same region of a whole-image output; :func:`uptflow.tiling.run_tiled` blends
 overlapping tiles to hide seams.  This script enhances real images whole and tiled (tile 128 /
 256, overlap 16 / 32 / 64) and prints PSNR(tiled, whole) in dB, plus the largest per-pixel
-difference.  For the Kodak image it also synthesises a low-light input (uptflow.data.synthesize,
+difference.  For the Kodak image it also synthesises a low-light input (uptflow.data.synthesis.synthesize,
 fixed seed) so the original is a ground truth: PSNR(tiled, GT) - PSNR(whole, GT) is the figure
 the acceptance criterion (< 0.5 dB) is about, meaningful only with a trained model.
 
@@ -55,7 +55,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from uptflow.api import enhance_array
-    from uptflow.data.synthesize import synthesize
+    from uptflow.data.synthesis import synthesize
     from uptflow.imageio import read_rgb
     from uptflow.models_registry import load_cached, random_model
 

@@ -4,7 +4,7 @@ Subsets (each written as ``OUT/<subset>/{low,normal}/NAME.png``, the two-folder 
 ``uptflow`` command reads):
 
 * ``kodak24`` — the 24 Kodak images (768x512) as ground truth, each darkened by the calibrated
-  synthesiser (:func:`uptflow.data.synthesize.synthesize`) with the seed ``seed + index``.
+  synthesiser (:func:`uptflow.data.synthesis.synthesize`) with the seed ``seed + index``.
 * ``sice_val`` — the verified SICE validation pairs (real exposure stacks, held-out scenes).
 * ``sice_benchmark`` — the 40 official SICE benchmark scenes (never trained or validated on).
 
@@ -50,7 +50,7 @@ def write_benchmark_data(out: str | Path, data_root: str | Path | None = None, s
     Raises ``FileNotFoundError`` with a one-line message if the source data is missing.
     """
     from uptflow.data.sice import load_pairs
-    from uptflow.data.synthesize import synthesize
+    from uptflow.data.synthesis import synthesize
 
     out = Path(out)
     root = Path(data_root) if data_root is not None else default_data_root()

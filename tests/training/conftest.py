@@ -19,7 +19,7 @@ def make_pairs(shared: Path, out: Path, count: int = 4, side: int = PAIR_SIDE) -
     The low-light side comes from the project's synthesiser (exposure, colour cast, sensor noise),
     with a fixed generator per image.  Returns (low_dir, normal_dir) of matching PNG files.
     """
-    from uptflow.data.synthesize import synthesize
+    from uptflow.data.synthesis import synthesize
 
     photos = sorted((shared / "data" / "photos" / "bsds500" / "train").glob("*.jpg"))[:count]
     low_dir, normal_dir = out / "low", out / "normal"

@@ -9,9 +9,9 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "synthesize": "uptflow.data.synthesize",
-    "synthesize_pair": "uptflow.data.synthesize",
-    "SynthParams": "uptflow.data.synthesize",
+    "synthesize": "uptflow.data.synthesis",
+    "synthesize_pair": "uptflow.data.synthesis",
+    "SynthParams": "uptflow.data.synthesis",
     "SicePair": "uptflow.data.sice",
     "load_pairs": "uptflow.data.sice",
     "same_scene_score": "uptflow.data.sice",

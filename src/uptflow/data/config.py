@@ -66,7 +66,7 @@ class DataConfig:
         length: items per epoch for ``synthetic``/``mixed`` (default: number of photos
             [+ SICE pairs]).
         max_side: synthetic photos are downscaled to this long side on load.
-        synth: overrides of :class:`~uptflow.data.synthesize.SynthParams` fields, e.g.
+        synth: overrides of :class:`~uptflow.data.synthesis.SynthParams` fields, e.g.
             ``{"jpeg_prob": 0.0}``.
     """
 
@@ -142,8 +142,8 @@ class DataConfig:
             self.synth_params()  # unknown fields / bad ranges fail now, not in a worker
 
     def synth_params(self) -> Any:
-        """:class:`~uptflow.data.synthesize.SynthParams` with :attr:`synth` applied."""
-        from uptflow.data.synthesize import SynthParams, with_overrides
+        """:class:`~uptflow.data.synthesis.SynthParams` with :attr:`synth` applied."""
+        from uptflow.data.synthesis import SynthParams, with_overrides
 
         try:
             return with_overrides(SynthParams(), **dict(self.synth)) if self.synth else SynthParams()

@@ -2,7 +2,7 @@
 
 Item ``i``: take photo ``i % n_photos``, crop (+ flip/rotate) it with the item generator
 ``default_rng([seed, epoch, i])``, then darken the crop with
-:func:`uptflow.data.synthesize.synthesize` using the *same* generator.  So an item is bit-exactly
+:func:`uptflow.data.synthesis.synthesize` using the *same* generator.  So an item is bit-exactly
 reproducible from ``(seed, epoch, i)``, and every epoch sees new crops and new degradations.
 
 Decoding dominates the cost (a 2560x1600 JPEG takes ~0.1 s to decode, a 160 px crop ~nothing), so
@@ -49,7 +49,7 @@ class SyntheticPairDataset(EpochDataset):
             whole (downscaled) photos, e.g. for a fixed synthetic validation set.
         augment: random flips and quarter turns of the crop.
         seed: base seed of the per-item generators.
-        params: :class:`uptflow.data.synthesize.SynthParams` (None: its calibrated defaults).
+        params: :class:`uptflow.data.synthesis.SynthParams` (None: its calibrated defaults).
         length: items per epoch (default: one per photo); item ``i`` uses photo ``i % n``.
         max_side: downscale photos on load so their long side is at most this (None: never).
         cache_size: decoded photos kept per process (LRU).
@@ -72,7 +72,7 @@ class SyntheticPairDataset(EpochDataset):
         self.crop = _check_crop(crop)
         self.augment = bool(augment)
         if params is None:
-            from uptflow.data.synthesize import SynthParams
+            from uptflow.data.synthesis import SynthParams
 
             params = SynthParams()
         self.params = params
@@ -96,7 +96,7 @@ class SyntheticPairDataset(EpochDataset):
 
     def load(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
         """Item ``index`` with randomness from ``rng`` (used by :class:`~uptflow.data.paired.MixedDataset`)."""
-        from uptflow.data.synthesize import synthesize
+        from uptflow.data.synthesis import synthesize
 
         k = index % len(self.photos)
         normal = augment_image(self.photo(k), rng, self.crop, flips=self.augment, rot90=self.augment)

@@ -1,4 +1,4 @@
-"""Tests for the low-light synthesiser (uptflow.data.synthesize) and its measurement helpers."""
+"""Tests for the low-light synthesiser (uptflow.data.synthesis) and its measurement helpers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from uptflow.data import noise_stats as ns
-from uptflow.data.synthesize import (
+from uptflow.data.synthesis import (
     SynthParams,
     inverse_tone,
     linear_to_srgb,
