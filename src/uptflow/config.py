@@ -8,7 +8,7 @@ same architecture with fewer channels / steps, so the same code path, loader and
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 

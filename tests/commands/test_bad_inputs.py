@@ -15,8 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uptflow import models_registry as reg
-from uptflow.checkpoints import save_model
 from uptflow.cli import main
 from uptflow.imageio import load_image
 
@@ -31,13 +29,6 @@ def _load_generator():
 
 
 GEN = _load_generator()
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_model(reg.random_model("tiny", seed=0), path)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -11,19 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from uptflow import models_registry as reg
-from uptflow.checkpoints import load_model, save_model
+from uptflow.checkpoints import load_model
 from uptflow.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 LOL = REPO.parent / "shared" / "data" / "lowlight_real" / "lol_eval15_low_400x600"
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_model(reg.random_model("tiny", seed=0), path)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ ActNorm-like affine of all channels), two are classic affine couplings where one
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from uptflow.flows.base import FlowTransform
 from uptflow.flows.subnet import CouplingNet
