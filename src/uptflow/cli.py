@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from uptflow.messages import one_line
+
 #: sub-command name -> module under uptflow.commands providing ``add_parser(subparsers)`` and
 #: ``run(args) -> int``.
 COMMANDS: dict[str, str] = {
@@ -53,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("uptflow: interrupted", file=sys.stderr)
         return 130
     except (ValueError, TypeError, FileNotFoundError, PermissionError, OSError) as err:
-        print(f"uptflow {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        print(f"uptflow {args.command}: error: {one_line(err, 400)}", file=sys.stderr)
         return 1
     except MemoryError:
         print(f"uptflow {args.command}: error: out of memory (try smaller images or --tile)", file=sys.stderr)
@@ -61,15 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RuntimeError as err:
         if "out of memory" not in str(err).lower():  # anything else is a bug: keep the traceback
             raise
-        print(f"uptflow {args.command}: error: out of memory ({_one_line(err, 120)}); try smaller images "
+        print(f"uptflow {args.command}: error: out of memory ({one_line(err, 120)}); try smaller images "
               "or --tile", file=sys.stderr)
         return 1
-
-
-def _one_line(err: object, limit: int = 400) -> str:
-    """An error message on a single line (some libraries put newlines in theirs)."""
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from uptflow.messages import one_line
 from uptflow.metrics import LPIPS, EvalProtocol, LPIPSWeightsMissing, evaluate_pair, summarize
 
 __all__ = [
@@ -84,11 +85,6 @@ class EvalResult:
 def _json_float(v: float) -> float | str:
     """JSON has no inf/nan: write them as strings ("inf" PSNR = identical images)."""
     return v if math.isfinite(v) else str(v)
-
-
-def _one_line(text: object, limit: int = 200) -> str:
-    s = " ".join(str(text).split())
-    return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
 # ------------------------------------------------------------------------------------------
@@ -165,7 +161,7 @@ def load_lpips(protocol: EvalProtocol, lpips_dir: str | Path | None = None) -> L
     try:
         return LPIPS.from_dir(lpips_dir)
     except LPIPSWeightsMissing as err:
-        raise LPIPSWeightsMissing(f"{_one_line(err, 400)}; pass --lpips-dir DIR, or --no-lpips to skip LPIPS") from None
+        raise LPIPSWeightsMissing(f"{one_line(err, 400)}; pass --lpips-dir DIR, or --no-lpips to skip LPIPS") from None
 
 
 def _read(path: Path) -> np.ndarray:
@@ -201,7 +197,7 @@ def score_pairs(items: Iterable[tuple[str, Callable[[], np.ndarray], Callable[[]
                                  f"{gt.shape[1]}x{gt.shape[0]}")
             row = evaluate_pair(pred, gt, protocol, lpips_net=lpips_net)
         except (ValueError, TypeError, OSError, RuntimeError) as err:
-            reason = _one_line(err)
+            reason = one_line(err)
             skipped.append((name, reason))
             if on_skip is not None:
                 on_skip(name, reason)
@@ -287,13 +283,9 @@ def write_results(result: EvalResult, out_dir: str | Path) -> dict[str, Path]:
 
     Returns ``{"csv": path, "json": path, "protocol": path}``.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ValueError(f"cannot create output folder {out} ({err.strerror or err})") from None
+    from uptflow.imageio import prepare_output_dir
+
+    out = prepare_output_dir(Path(out_dir), "--out")
     names = result.metric_names
     paths = {"csv": out / "metrics.csv", "json": out / "metrics.json", "protocol": out / "PROTOCOL.md"}
     with open(paths["csv"], "w", newline="") as f:

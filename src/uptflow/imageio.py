@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from uptflow.messages import one_line
+
 if TYPE_CHECKING:  # torch is imported lazily: reading images must not pay for importing torch
     import torch
 
@@ -69,18 +71,12 @@ _NO_ALPHA_FORMATS = {"JPEG", "BMP"}  # formats that cannot store an alpha channe
 _GLOB_CHARS = set("*?[")
 
 
-def _one_line(text: object, limit: int = 160) -> str:
-    """Collapse whitespace/newlines so an error message is a single line; shorten long text."""
-    s = " ".join(str(text).split())
-    return s if len(s) <= limit else s[: limit - 3] + "..."
-
-
 class ImageReadError(ValueError):
     """A file could not be read as an image; ``str(err)`` is ``"<file>: <reason>"`` on one line."""
 
     def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
         self.path = Path(path)
-        self.reason = _one_line(reason)
+        self.reason = one_line(reason, 160)
         super().__init__(f"{self.path}: {self.reason}")
 
 
@@ -89,7 +85,7 @@ class ImageWriteError(OSError):
 
     def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
         self.path = Path(path)
-        self.reason = _one_line(reason)
+        self.reason = one_line(reason, 160)
         super().__init__(f"{self.path}: {self.reason}")
 
     def __str__(self) -> str:  # OSError's default str() would show "[Errno ...]" formatting
@@ -163,7 +159,7 @@ def load_image(path: str | os.PathLike[str]) -> LoadedImage:
     except PermissionError:
         raise ImageReadError(p, "permission denied") from None
     except Exception as e:  # noqa: BLE001 - any decoder failure on a bad file is a one-line error
-        detail = _one_line(f"{type(e).__name__}: {e}", 100)
+        detail = one_line(f"{type(e).__name__}: {e}", 100)
         raise ImageReadError(p, f"truncated or corrupt ({detail})") from None
 
     scale = 65535.0 if bit_depth == 16 else 255.0
@@ -449,7 +445,7 @@ def _atomic_write(p: Path, write) -> None:
     except Exception as e:  # noqa: BLE001 - disk full, encoder limits, ...: one line, no traceback
         _unlink_quietly(tmp)
         reason = e.strerror if isinstance(e, OSError) and e.strerror else f"{type(e).__name__}: {e}"
-        raise ImageWriteError(p, f"cannot write image ({_one_line(reason, 100)})") from None
+        raise ImageWriteError(p, f"cannot write image ({one_line(reason, 100)})") from None
 
 
 def _unlink_quietly(p: Path) -> None:
@@ -466,6 +462,19 @@ def _unlink_quietly(p: Path) -> None:
 
 def _is_image_name(p: Path) -> bool:
     return p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+
+
+def prepare_output_dir(out: Path, flag: str = "output") -> Path:
+    """Create ``out`` if needed and make sure files can be written there (one-line errors)."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{flag} {out} exists and is not a folder; {flag} takes a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"cannot create output folder {out} ({err.strerror or err})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write to output folder {out} (permission denied)")
+    return out
 
 
 def list_images(inputs: Sequence[str | os.PathLike[str]], recursive: bool = False) -> list[Path]:

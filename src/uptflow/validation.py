@@ -39,3 +39,4 @@ def check_same_size(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) 
     """Raise ``ValueError`` unless ``a`` and ``b`` share batch size and spatial size."""
     if a.shape[0] != b.shape[0] or a.shape[2:] != b.shape[2:]:
         raise ValueError(f"{name_a} {tuple(a.shape)} and {name_b} {tuple(b.shape)} must have the same batch and spatial size")
+

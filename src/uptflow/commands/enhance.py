@@ -16,10 +16,11 @@ that would hide what it did); EXIF orientation is applied, so outputs are stored
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
+
+from uptflow.messages import one_line
 
 _FORMATS = {"png": ".png", "jpg": ".jpg", "same": None}
 _SIXTEEN_BIT = {".png", ".tif", ".tiff"}
@@ -77,24 +78,6 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def _one_line(text: object, limit: int = 200) -> str:
-    s = " ".join(str(text).split())
-    return s if len(s) <= limit else s[: limit - 3] + "..."
-
-
-def prepare_output_dir(out: Path) -> Path:
-    """Create ``out`` if needed and make sure files can be written there (one-line errors)."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"output {out} exists and is not a folder; -o takes a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ValueError(f"cannot create output folder {out} ({err.strerror or err})") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise ValueError(f"cannot write to output folder {out} (permission denied)")
-    return out
-
-
 def output_paths(src: Path, out_dir: Path, suffix: str, fmt: str, samples: int) -> list[Path]:
     """Output files for ``src``: ``NAME{suffix}[_sI].EXT`` in ``out_dir``."""
     ext = _FORMATS[fmt] or src.suffix
@@ -122,7 +105,7 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
     from tqdm import tqdm
 
     from uptflow import api
-    from uptflow.imageio import ImageReadError, list_images, load_image, save_image
+    from uptflow.imageio import ImageReadError, list_images, load_image, prepare_output_dir, save_image
     from uptflow.models_registry import load_cached, resolve_device
 
     api.check_options(temperature=args.temperature, samples=args.samples, tile=args.tile,
@@ -131,7 +114,7 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
         raise ValueError("--samples > 1 needs --temperature > 0 (at temperature 0 every sample is identical)")
     check_output_options(args)
     files = list_images(inputs, recursive=args.recursive)
-    out_dir = prepare_output_dir(Path(args.output))
+    out_dir = prepare_output_dir(Path(args.output), "-o")
     device = resolve_device(args.device)
     model = load_cached(args.model, device)
     seed = args.seed
@@ -145,7 +128,7 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
     bar = tqdm(files, unit="img", disable=True if args.quiet else None, file=sys.stderr, dynamic_ncols=True)
 
     def skip(path: Path, reason: object) -> None:
-        tqdm.write(f"{prog}: skipped {path}: {_one_line(reason)}", file=sys.stderr)
+        tqdm.write(f"{prog}: skipped {path}: {one_line(reason)}", file=sys.stderr)
 
     for src in bar:
         targets = output_paths(src, out_dir, args.suffix, args.format, args.samples)
@@ -188,7 +171,7 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
             continue
         except RuntimeError as err:  # torch failures (e.g. CUDA / CPU allocator out of memory)
             hint = "; try --tile 256" if "memory" in str(err).lower() else ""
-            skip(src, f"enhancement failed ({_one_line(err, 120)}){hint}")
+            skip(src, f"enhancement failed ({one_line(err, 120)}){hint}")
             failed += 1
             continue
         for t in targets:
