@@ -102,14 +102,22 @@ class UPTFlowConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "UPTFlowConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown model config field(s): {', '.join(unknown)}")
+        reject_unknown_fields(cls, data, "model config")
         return cls(**dict(data))
 
     def replace(self, **changes: Any) -> "UPTFlowConfig":
         return dataclasses.replace(self, **changes)
+
+
+def reject_unknown_fields(cls: type, data: Mapping[str, Any], what: str) -> None:
+    """Raise ``ValueError`` naming every key of ``data`` that is not a field of dataclass ``cls``.
+
+    A typo in a YAML config must fail loudly, not silently fall back to a default.
+    """
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} field(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
 
 
 #: Named presets. ``paper*`` are the authors' network (23.4 M parameters); ``small`` is the

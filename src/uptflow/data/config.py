@@ -159,10 +159,9 @@ class DataConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "DataConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown data config field(s): {', '.join(unknown)}")
+        from uptflow.config import reject_unknown_fields
+
+        reject_unknown_fields(cls, data, "data config")
         return cls(**dict(data))
 
     def replace(self, **changes: Any) -> "DataConfig":

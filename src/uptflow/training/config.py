@@ -29,7 +29,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from uptflow.config import UPTFlowConfig, get_preset, presets
+from uptflow.config import UPTFlowConfig, get_preset, presets, reject_unknown_fields
 from uptflow.data.config import DataConfig
 
 __all__ = [
@@ -294,10 +294,7 @@ def _build_section(cls: type, data: Any, prefix: str) -> Any:
     if not isinstance(data, Mapping):
         raise ValueError(f"{prefix} must be a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"unknown {prefix} field(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    reject_unknown_fields(cls, data, prefix)
     kwargs = {k: _coerce(v, hints[k], f"{prefix}.{k}") for k, v in data.items()}
     return cls(**kwargs)
 
