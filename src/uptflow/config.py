@@ -125,7 +125,7 @@ def reject_unknown_fields(cls: type, data: Mapping[str, Any], what: str) -> None
 presets: dict[str, UPTFlowConfig] = {
     "paper-lol": UPTFlowConfig(window=5),
     "paper": UPTFlowConfig(window=8),
-    "small": UPTFlowConfig(width=16, window=8, flow_steps=4, coupling_hidden=32,
+    "small": UPTFlowConfig(width=16, window=8, flow_steps=3, coupling_hidden=32,
                            encoder_depth=1, refine_depth=1),
     "tiny": UPTFlowConfig(width=8, window=4, flow_steps=2, plain_steps=1, coupling_hidden=16,
                           encoder_depth=1, refine_depth=1, heads_r=(1, 1, 2, 2),
