@@ -101,10 +101,7 @@ class UPTFlow(nn.Module):
             noise = torch.rand(normal.shape, generator=generator, device=normal.device, dtype=normal.dtype)
             normal = normal + (noise - 0.5) / q
         z, logdet = self.encode(normal, low)
-        dims = normal.shape[1] * normal.shape[2] * normal.shape[3]
-        logp = standard_normal_logp(z)
-        objective = logdet + logp - dims * math.log(q)
-        return -objective / (dims * math.log(2.0))
+        return bits_per_dim(z, logdet, normal[0].numel(), q)
 
     # -- enhancement --------------------------------------------------------------------------
     def sample_latent(self, low: torch.Tensor, temperature: float = 0.0,
@@ -143,6 +140,16 @@ class UPTFlow(nn.Module):
 def standard_normal_logp(z: torch.Tensor) -> torch.Tensor:
     """Sum over all but the batch axis of log N(z; 0, 1); [B]."""
     return (-0.5 * (z.pow(2) + math.log(2 * math.pi))).flatten(1).sum(dim=1)
+
+
+def bits_per_dim(z: torch.Tensor, logdet: torch.Tensor, dims: int, quantization: int) -> torch.Tensor:
+    """``-(logdet + log N(z; 0, I) - D ln q) / (D ln 2)`` per sample, [B], in the dtype of ``z``.
+
+    ``dims`` = D, the dimensions of one image (3 H W); ``-D ln q`` is the change of variables of
+    the uniform dequantisation noise U(-1/2, 1/2)/q.
+    """
+    objective = logdet + standard_normal_logp(z) - dims * math.log(quantization)
+    return -objective / (dims * math.log(2.0))
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, default_collate
 
-from uptflow.model import UPTFlow, standard_normal_logp
+from uptflow.model import UPTFlow, bits_per_dim
 from uptflow.training.checkpointing import (
     CheckpointError,
     capture_rng_state,
@@ -101,13 +101,6 @@ class TrainResult:
 # ---------------------------------------------------------------------------------------------
 # objective
 # ---------------------------------------------------------------------------------------------
-def bits_per_dim(z: torch.Tensor, logdet: torch.Tensor, dims: int, quantization: int) -> torch.Tensor:
-    """``-(logdet + log N(z; 0, I) - D ln q) / (D ln 2)`` per sample, float32, [B] (as ``UPTFlow.nll``)."""
-    z, logdet = z.float(), logdet.float()
-    objective = logdet + standard_normal_logp(z) - dims * math.log(quantization)
-    return -objective / (dims * math.log(2.0))
-
-
 class TrainingObjective(nn.Module):
     """Per-sample training losses; an ``nn.Module`` so DDP can wrap its ``forward``.
 
@@ -133,7 +126,7 @@ class TrainingObjective(nn.Module):
         with torch.autocast(device_type, enabled=False):
             z, logdet = model.encode(normal_deq, low, contexts=contexts)
             dims = normal_deq.shape[1] * normal_deq.shape[2] * normal_deq.shape[3]
-            nll = bits_per_dim(z, logdet, dims, model.config.quantization)
+            nll = bits_per_dim(z.float(), logdet.float(), dims, model.config.quantization)
             l1 = None
             if self.l1_weight > 0 and normal is not None:
                 out = model.decode(torch.zeros_like(z), low, contexts=contexts)
