@@ -71,8 +71,13 @@ def _rename_inside(key: str, table, reverse: bool = False) -> str:
 
 
 def _flow_layer_index(level: int, kind: str, j: int, cfg: UPTFlowConfig) -> int:
+    """The authors' ``flowUpsamplerNet.layers`` index of step ``j`` of ``kind`` ("plain"/"steps").
+
+    Each level lists its squeeze (index ``base``, no parameters), its plain steps, then its
+    coupling steps.
+    """
     base = level * (1 + cfg.plain_steps + cfg.flow_steps)
-    return base + (0 if kind == "squeeze" else 1 + j if kind == "plain" else 1 + cfg.plain_steps + j)
+    return base + 1 + j if kind == "plain" else base + 1 + cfg.plain_steps + j
 
 
 def our_key_to_official(key: str, cfg: UPTFlowConfig) -> str | None:
@@ -84,13 +89,12 @@ def our_key_to_official(key: str, cfg: UPTFlowConfig) -> str | None:
         mapped = _replace_prefix(rest, _ENCODER_PREFIXES)
         if mapped is None:
             raise KeyError(key)
-        # U-branch stages hold ``blocks``; Restormer stages are Sequentials, as the authors'.
         return "RRDB." + mapped
     m = re.match(r"flow\.levels\.(\d+)\.(plain|steps)\.(\d+)\.(.*)$", key)
     if m is None:
         raise KeyError(key)
     level, kind, j, rest = int(m[1]), m[2], int(m[3]), m[4]
-    idx = _flow_layer_index(level, "plain" if kind == "plain" else "steps", j, cfg)
+    idx = _flow_layer_index(level, kind, j, cfg)
     if rest.startswith("coupling."):
         rest = "affine." + _rename_inside(_replace_prefix(rest[len("coupling."):], _COUPLING_NAMES), _CBAM_NAMES)
     return f"flowUpsamplerNet.layers.{idx}.{rest}"
