@@ -111,7 +111,11 @@ class MSFormer(nn.Module):
         del r1
         m7 = _up_repeated(self.up21, m6_half)
         del m6_half
-        cat_f = self.refine(self.r7(d1) + self.u7(d1, m7))
+        x7 = self.u7(d1, m7)  # window branch first: m7 can go before the R-branch runs
+        del m7
+        x7 = x7 + self.r7(d1)
+        del d1
+        cat_f = self.refine(x7, owned=True)  # x7 is handed over: refined in place in inference
         return {"fea_up0": fea_up0, "fea_up1": fea_up1, "fea_up2": fea_up2, "cat_f": cat_f}
 
     @staticmethod

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from uptflow.nets.strips import strip_map
+from uptflow.nets.strips import empty_like_layout, strip_bounds, strip_map
 
 
 class ChannelLayerNorm(nn.Module):
@@ -57,7 +57,14 @@ class ChannelAttention(nn.Module):
         self.qkv_dwconv = nn.Conv2d(dim * 3, dim * 3, 3, padding=1, groups=dim * 3, bias=False)
         self.project_out = nn.Conv2d(dim, dim, 1, bias=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, norm: nn.Module | None = None) -> torch.Tensor:
+        """``attn(norm(x))``; ``norm`` (a per-pixel LayerNorm or None) is applied strip by strip
+        in inference, so the normalised map never exists whole."""
+        bounds = strip_bounds(x.shape[-2], x.shape[-1], radius=1)
+        if bounds is not None:
+            return self._two_pass(x, bounds, norm)
+        if norm is not None:
+            x = norm(x)
         b, c, h, w = x.shape
         q, k, v = self.qkv_dwconv(self.qkv(x)).chunk(3, dim=1)
         shape = (b, self.heads, c // self.heads, h * w)
@@ -66,6 +73,49 @@ class ChannelAttention(nn.Module):
         attn = (q @ k.transpose(-2, -1)) * self.temperature
         out = attn.softmax(dim=-1) @ v.reshape(shape)
         return self.project_out(out.reshape(b, c, h, w))
+
+    def _two_pass(self, x: torch.Tensor, bounds: list[tuple[int, int, int, int]],
+                  norm: nn.Module | None) -> torch.Tensor:
+        """The same attention strip by strip, so the 3C-channel q/k/v maps never exist whole.
+
+        The attention map only needs ``q k^T`` and the norms of q and k, which are sums over
+        pixels: pass 1 accumulates them strip by strip (q, k are local: 1x1 then 3x3 conv, so a
+        strip with one halo row each side is exact); pass 2 computes v per strip and applies
+        ``W_out blockdiag(softmax(.))`` folded into one (B, C, C) matrix.  Same numbers as the
+        whole-map path up to summation order; inference only (see ``strip_bounds``).
+        """
+        b, c, h, w = x.shape
+        heads, d = self.heads, c // self.heads
+        acc = torch.promote_types(x.dtype, torch.float32)
+        w_qkv, w_dw = self.qkv.weight, self.qkv_dwconv.weight
+
+        def local(s: torch.Tensor, lo: int, hi: int, r0: int, r1: int) -> torch.Tensor:
+            if norm is not None:
+                s = norm(s)
+            y = F.conv2d(F.conv2d(s, w_qkv[lo:hi]), w_dw[lo:hi], padding=1, groups=hi - lo)
+            return y[:, :, r0:r1]
+
+        gram = torch.zeros(b, heads, d, d, dtype=acc, device=x.device)
+        sq = torch.zeros(b, 2, heads, d, dtype=acc, device=x.device)
+        for r0, r1, a0, a1 in bounds:
+            qk = local(x[:, :, a0:a1], 0, 2 * c, r0 - a0, r1 - a0).reshape(b, 2, heads, d, -1).to(acc)
+            q, k = qk.unbind(1)
+            gram += q @ k.transpose(-2, -1)
+            sq += qk.square().sum(-1)
+        norms = sq.sqrt().clamp_min(1e-12)  # F.normalize's eps
+        attn = gram / (norms[:, 0, :, :, None] * norms[:, 1, :, None, :]) * self.temperature
+        attn = attn.softmax(dim=-1)
+        mix = torch.zeros(b, c, c, dtype=acc, device=x.device)  # blockdiag over heads
+        for i in range(heads):
+            mix[:, i * d:(i + 1) * d, i * d:(i + 1) * d] = attn[:, i]
+        mix = (self.project_out.weight.view(c, c).to(acc) @ mix).to(x.dtype)
+
+        out = empty_like_layout(x, c)
+        for r0, r1, a0, a1 in bounds:
+            v = local(x[:, :, a0:a1], 2 * c, 3 * c, r0 - a0, r1 - a0)
+            o = mix @ v.reshape(b, c, -1)
+            out[:, :, r0:r1] = o.view(b, c, r1 - r0, w)
+        return out
 
 
 class GatedFeedForward(nn.Module):
@@ -78,8 +128,9 @@ class GatedFeedForward(nn.Module):
         self.dwconv = nn.Conv2d(hidden * 2, hidden * 2, 3, padding=1, groups=hidden * 2, bias=False)
         self.project_out = nn.Conv2d(hidden, dim, 1, bias=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return strip_map(self._local, x, radius=1)
+    def forward(self, x: torch.Tensor, norm: nn.Module | None = None) -> torch.Tensor:
+        """``ffn(norm(x))``, strip by strip in inference (``norm``: per-pixel, or None)."""
+        return strip_map(lambda s: self._local(s if norm is None else norm(s)), x, radius=1)
 
     def _local(self, x: torch.Tensor) -> torch.Tensor:
         a, b = self.dwconv(self.project_in(x)).chunk(2, dim=1)
@@ -96,13 +147,31 @@ class RestormerBlock(nn.Module):
         self.norm2 = ChannelLayerNorm(dim)
         self.ffn = GatedFeedForward(dim, expansion)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x))
-        return x + self.ffn(self.norm2(x))
+    def forward(self, x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+        """(B, dim, H, W) -> (B, dim, H, W).  ``inplace`` (honoured only without autograd, for a
+        map the caller owns) writes the result into ``x``'s storage."""
+        # The norms run inside the sub-layers' strips and the residuals are added in place:
+        # without ``inplace`` to the sub-layers' fresh outputs, with it into ``x`` — each saves
+        # a full-size map at the inference peak.
+        if inplace and not torch.is_grad_enabled():
+            x.add_(self.attn(x, self.norm1))
+            return x.add_(self.ffn(x, self.norm2))
+        x = self.attn(x, self.norm1).add_(x)
+        return self.ffn(x, self.norm2).add_(x)
 
 
 class RestormerStage(nn.Sequential):
-    """``depth`` Restormer blocks in sequence; (B, dim, H, W) -> (B, dim, H, W)."""
+    """``depth`` Restormer blocks in sequence; (B, dim, H, W) -> (B, dim, H, W).
+
+    In inference every block after the first updates its (stage-owned) input in place, so a
+    stage holds only its input, one working map and a sub-layer output at a time.  With
+    ``owned=True`` (the caller hands ``x`` over) the first block does so too.
+    """
 
     def __init__(self, dim: int, heads: int, depth: int, expansion: float) -> None:
         super().__init__(*[RestormerBlock(dim, heads, expansion) for _ in range(depth)])
+
+    def forward(self, x: torch.Tensor, owned: bool = False) -> torch.Tensor:
+        for i, block in enumerate(self):
+            x = block(x, inplace=owned or i > 0)
+        return x

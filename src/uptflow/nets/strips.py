@@ -38,6 +38,29 @@ def strip_size(pixels: int | None) -> Iterator[None]:
         _strip_pixels = old
 
 
+def strip_bounds(h: int, w: int, radius: int) -> list[tuple[int, int, int, int]] | None:
+    """Row strips of an (h, w) map for a local op of vertical radius ``radius``.
+
+    Returns ``[(r0, r1, a0, a1), ...]``: output rows ``r0:r1`` are computed from input rows
+    ``a0:a1`` (the strip plus up to ``radius`` halo rows each side), or ``None`` when the map
+    should be processed whole (strips disabled, autograd on, or the map fits in one strip).
+    """
+    if _strip_pixels is None or torch.is_grad_enabled():
+        return None
+    rows = max(_MIN_ROWS, _strip_pixels // max(w, 1), radius + 1)
+    if rows >= h:
+        return None
+    return [(r0, min(r0 + rows, h), max(r0 - radius, 0), min(r0 + rows + radius, h)) for r0 in range(0, h, rows)]
+
+
+def empty_like_layout(x: torch.Tensor, channels: int, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """An uninitialised (B, ``channels``, H, W) tensor in ``x``'s memory format (channels-last or not)."""
+    fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) \
+        and not x.is_contiguous() else torch.contiguous_format
+    b, _, h, w = x.shape
+    return torch.empty((b, channels, h, w), dtype=dtype or x.dtype, device=x.device, memory_format=fmt)
+
+
 def strip_map(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, radius: int) -> torch.Tensor:
     """``fn(x)`` for a local ``fn`` of vertical radius ``radius``, strip by strip when inferring.
 
@@ -47,22 +70,14 @@ def strip_map(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, radiu
     halo rows are cut off again, so interior strip edges see true data and the image borders see
     the same zero padding as in one whole pass.  Output has ``x``'s memory format.
     """
-    if _strip_pixels is None or torch.is_grad_enabled() or x.dim() != 4:
-        return fn(x)
-    h, w = x.shape[-2:]
-    rows = max(_MIN_ROWS, _strip_pixels // max(w, 1), radius + 1)
-    if rows >= h:
+    bounds = strip_bounds(x.shape[-2], x.shape[-1], radius) if x.dim() == 4 else None
+    if bounds is None:
         return fn(x)
     out: torch.Tensor | None = None
-    for r0 in range(0, h, rows):
-        r1 = min(r0 + rows, h)
-        a0, a1 = max(r0 - radius, 0), min(r1 + radius, h)
+    for r0, r1, a0, a1 in bounds:
         y = fn(x[:, :, a0:a1])
         if out is None:
-            fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) \
-                and not x.is_contiguous() else torch.contiguous_format
-            out = torch.empty((y.shape[0], y.shape[1], h, w), dtype=y.dtype, device=y.device,
-                              memory_format=fmt)
-        out[:, :, r0:r1] = y[:, :, r0 - a0: r0 - a0 + (r1 - r0)]
+            out = empty_like_layout(x, y.shape[1], y.dtype)
+        out[:, :, r0:r1] = y[:, :, r0 - a0: r1 - a0]
     assert out is not None
     return out

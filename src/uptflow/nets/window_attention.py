@@ -120,7 +120,11 @@ class UPWindowAttention(nn.Module):
 
 class ECA(nn.Module):
     """Efficient channel attention: global average pool, 1-D conv (k=3, no bias) over channels,
-    sigmoid, multiply.  (B, C, H, W) -> (B, C, H, W)."""
+    sigmoid, multiply.  (B, C, H, W) -> (B, C, H, W).
+
+    Without autograd the input is scaled in place (it is always the feed-forward's fresh output),
+    which saves one full-resolution map at the encoder's memory peak.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -129,7 +133,7 @@ class ECA(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = x.mean(dim=(2, 3)).unsqueeze(1)  # (B, 1, C)
         y = torch.sigmoid(self.conv(y)).transpose(1, 2).unsqueeze(-1)  # (B, C, 1, 1)
-        return x * y
+        return x * y if torch.is_grad_enabled() else x.mul_(y)  # in place: one map less in inference
 
 
 class LocallyEnhancedFeedForward(nn.Module):
@@ -143,8 +147,15 @@ class LocallyEnhancedFeedForward(nn.Module):
         self.conv2 = nn.Conv2d(hidden, dim, 1)
         self.eca = ECA()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.eca(strip_map(self._local, x, radius=1))
+    def forward(self, x: torch.Tensor, norm: nn.Module | None = None) -> torch.Tensor:
+        """``ffn(norm(x))`` for (B, C, H, W) ``x``; ``norm`` (an ``nn.LayerNorm`` over channels, or
+        None) runs inside the strips in inference, so the normalised map never exists whole."""
+        def local(s: torch.Tensor) -> torch.Tensor:
+            if norm is not None:
+                s = norm(s.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+            return self._local(s)
+
+        return self.eca(strip_map(local, x, radius=1))
 
     def _local(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv2(self.dwconv(self.conv1(x)))
@@ -180,35 +191,55 @@ class UPWindowBlock(nn.Module):
         return mask
 
     def _attend(self, xt: torch.Tensor, mt: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """Window attention over (B, Hp, Wp, C) maps -> (B, Hp, Wp, C).
+        """norm1 + shifted-window attention over (B, Hp, Wp, C) maps -> (B, Hp, Wp, C), un-shifted.
 
         Windows are independent, so in inference they are processed in bands of whole window
         rows (about :func:`~uptflow.nets.strips.strip_pixels` pixels each): the same numbers,
-        but the partition copies, q/k/v and the (windows, heads, N, N) scores exist for one band
-        at a time only.
+        but the normalised and cyclically shifted copies, the partitions, q/k/v and the
+        (windows, heads, N, N) scores exist for one band at a time only.  A band of the shifted
+        map is gathered directly from the rows it comes from (``(i + shift) mod Hp``), and its
+        output is written back to them, so no whole rolled copy is ever made.
         """
         b, hp, wp, c = xt.shape
-        ws = self.window
+        ws, s = self.window, self.shift
         n_rows, n_cols = hp // ws, wp // ws
         budget = strip_pixels()
         if budget is None or torch.is_grad_enabled():
             band = n_rows
         else:
             band = max(1, budget // (ws * ws * n_cols))
-        if band >= n_rows:
-            out = self.attn(window_partition(xt, ws), window_partition(mt, ws), mask)
-            return window_reverse(out.view(-1, ws, ws, c), ws, hp, wp)
-        out = torch.empty_like(xt, memory_format=torch.contiguous_format)
+        if band >= n_rows:  # whole map at once: the reference path (also the training path)
+            xr, mr = self.norm1(xt), mt
+            if s:
+                xr = torch.roll(xr, shifts=(-s, -s), dims=(1, 2))
+                mr = torch.roll(mr, shifts=(-s, -s), dims=(1, 2))
+            o = self.attn(window_partition(xr, ws), window_partition(mr, ws), mask)
+            o = window_reverse(o.view(-1, ws, ws, c), ws, hp, wp)
+            return torch.roll(o, shifts=(s, s), dims=(1, 2)) if s else o
+        out: torch.Tensor | None = None
         for i0 in range(0, n_rows, band):
             i1 = min(i0 + band, n_rows)
-            rows = slice(i0 * ws, i1 * ws)
+            rows = (torch.arange(i0 * ws, i1 * ws, device=xt.device) + s) % hp if s else slice(i0 * ws, i1 * ws)
+            xb, mb = self.norm1(xt[:, rows]), mt[:, rows]
+            if s:
+                xb, mb = torch.roll(xb, -s, dims=2), torch.roll(mb, -s, dims=2)
             band_mask = None if mask is None else mask[i0 * n_cols: i1 * n_cols]
-            o = self.attn(window_partition(xt[:, rows], ws), window_partition(mt[:, rows], ws), band_mask)
-            out[:, rows] = window_reverse(o.view(-1, ws, ws, c), ws, (i1 - i0) * ws, wp)
+            o = self.attn(window_partition(xb, ws), window_partition(mb, ws), band_mask)
+            o = window_reverse(o.view(-1, ws, ws, c), ws, (i1 - i0) * ws, wp)
+            if s:
+                o = torch.roll(o, s, dims=2)
+            if out is None:
+                out = torch.empty((b, hp, wp, c), dtype=o.dtype, device=o.device)
+            out[:, rows] = o
+        assert out is not None
         return out
 
-    def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        """x: (B, C, H, W) features; m: (B, C, H, W) UP-map features. Returns (B, C, H, W)."""
+    def forward(self, x: torch.Tensor, m: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+        """x: (B, C, H, W) features; m: (B, C, H, W) UP-map features. Returns (B, C, H, W).
+
+        ``inplace`` (honoured only without autograd, for a map the caller owns) writes the
+        result into ``x``'s storage: one full-size map less at the inference peak.
+        """
         b, c, h, w = x.shape
         ws = self.window
         pad_h, pad_w = (-h) % ws, (-w) % ws
@@ -218,18 +249,15 @@ class UPWindowBlock(nn.Module):
             xt = F.pad(xt, (0, 0, 0, pad_w, 0, pad_h))
             mt = F.pad(mt, (0, 0, 0, pad_w, 0, pad_h))
         hp, wp = h + pad_h, w + pad_w
-        xt = self.norm1(xt)
-        if self.shift:
-            xt = torch.roll(xt, shifts=(-self.shift, -self.shift), dims=(1, 2))
-            mt = torch.roll(mt, shifts=(-self.shift, -self.shift), dims=(1, 2))
         out = self._attend(xt, mt, self._mask(hp, wp, xt))
-        del xt, mt  # free the normalised/shifted copies before the un-shift copy
-        if self.shift:
-            out = torch.roll(out, shifts=(self.shift, self.shift), dims=(1, 2))
-        out = out[:, :h, :w, :]
-        x = x + out.permute(0, 3, 1, 2)
-        y = self.norm2(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-        return x + self.mlp(y)
+        del xt, mt
+        if inplace and not torch.is_grad_enabled():
+            x.add_(out[:, :h, :w, :].permute(0, 3, 1, 2))
+            del out
+            return x.add_(self.mlp(x, self.norm2))
+        x = x + out[:, :h, :w, :].permute(0, 3, 1, 2)
+        del out
+        return self.mlp(x, self.norm2).add_(x)  # in place into the feed-forward's fresh output
 
 
 class UPWindowStage(nn.Module):
@@ -243,6 +271,7 @@ class UPWindowStage(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        for block in self.blocks:
-            x = block(x, m)
+        """In inference every block after the first updates its (stage-owned) input in place."""
+        for i, block in enumerate(self.blocks):
+            x = block(x, m, inplace=i > 0)
         return x
