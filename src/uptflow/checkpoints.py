@@ -395,6 +395,26 @@ def save_model(model: UPTFlow, path: str | os.PathLike, metadata: Mapping[str, A
     os.replace(tmp, path)
 
 
+def training_record(path: str | os.PathLike) -> dict[str, Any] | None:
+    """What a training checkpoint (``RUN/last.pt`` / ``best.pt``) says about how it was made.
+
+    Returns ``{"iteration", "best", "run_config"}`` (the resolved run config: data, recipe,
+    schedule) for our training checkpoints, ``None`` for any other file.  Read with
+    ``weights_only=True``: no pickled code runs.
+    """
+    path = Path(path)
+    if path.suffix == ".safetensors" or not path.is_file():
+        return None
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - not a readable torch file: no record, load_model reports it
+        return None
+    if not isinstance(obj, Mapping) or obj.get("format") != "uptflow-train":
+        return None
+    return {"iteration": int(obj.get("iteration", 0)), "best": obj.get("best"),
+            "run_config": obj.get("config")}
+
+
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON metadata stored in one of our safetensors files (empty dict for others)."""
     from safetensors import safe_open

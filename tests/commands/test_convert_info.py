@@ -1,0 +1,56 @@
+"""``uptflow convert`` and ``uptflow info``: a training checkpoint becomes a self-describing
+safetensors file (config + training record + extra metadata) that loads to the same weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from uptflow.checkpoints import load_model, read_metadata
+from uptflow.cli import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-iteration ``tiny`` training run on two real LOL images (darkened copies as 'low')."""
+    root = tmp_path_factory.mktemp("convert")
+    low, normal = root / "low", root / "high"
+    low.mkdir(), normal.mkdir()
+    for p in sorted((shared_dir / "data/lowlight_real/lol_eval15_low_400x600").glob("*.png"))[:2]:
+        img = np.asarray(Image.open(p).convert("RGB").resize((64, 48), Image.BICUBIC))
+        Image.fromarray(img).save(normal / p.name)
+        Image.fromarray((img // 4).astype(np.uint8)).save(low / p.name)
+    run = root / "run"
+    assert main(["train", "--low-dir", str(low), "--normal-dir", str(normal), "--preset", "tiny", "--iters", "2",
+                 "--batch-size", "1", "--crop", "32", "--out", str(run), "--no-progress"]) == 0
+    return run
+
+
+def test_convert_training_checkpoint_records_run_and_meta(run_dir: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "m.safetensors"
+    rc = main(["convert", str(run_dir / "last.pt"), str(out), "--meta", 'benchmark={"kodak24_psnr": 1.5}',
+               "--meta", "note=hello"])
+    assert rc == 0 and out.is_file()
+    meta = read_metadata(out)
+    assert meta["training"]["iteration"] == 2
+    assert meta["training"]["run_config"]["data"]["crop"] == 32
+    assert meta["benchmark"] == {"kodak24_psnr": 1.5} and meta["note"] == "hello"
+    a, b = load_model(run_dir / "last.pt"), load_model(out)
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb)
+
+    capsys.readouterr()
+    assert main(["info", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["training"]["iteration"] == 2 and info["config"]["width"] == 8
+
+
+def test_convert_rejects_malformed_meta_in_one_line(run_dir: Path, tmp_path: Path, capsys) -> None:
+    rc = main(["convert", str(run_dir / "last.pt"), str(tmp_path / "m.safetensors"), "--meta", "no-equals-sign"])
+    err = capsys.readouterr().err
+    assert rc != 0 and "KEY=JSON" in err and "Traceback" not in err and err.count("\n") == 1
