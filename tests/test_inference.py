@@ -10,7 +10,7 @@ from uptflow.inference import bytes_per_pixel, enhance_bounded, limit_allocator_
 from uptflow.model import UPTFlow
 from uptflow.nets.msformer import _up_repeated
 from uptflow.nets.restormer import ChannelLayerNorm
-from uptflow.nets.sampling import Upsample
+from uptflow.nets.sampling import Upsample, UpsampledRows
 from uptflow.nets.strips import strip_map, strip_size
 
 TOL = 1e-10
@@ -60,8 +60,15 @@ def test_folded_upsample_equals_repeated_input():
     torch.manual_seed(1)
     up = Upsample(8).double()
     half = torch.rand(2, 4, 9, 7, dtype=torch.float64)
-    with torch.no_grad():
-        assert (_up_repeated(up, half) - up(half.repeat(1, 2, 1, 1))).abs().max().item() <= TOL
+    ref = up(half.repeat(1, 2, 1, 1)).detach()
+    with torch.no_grad(), strip_size(None):
+        assert (_up_repeated(up, half) - ref).abs().max().item() <= TOL
+    with torch.no_grad():  # strips on: rows on demand, every band (odd starts, borders) exact
+        lazy = _up_repeated(up, half)
+        assert isinstance(lazy, UpsampledRows) and lazy.shape == ref.shape
+        assert (lazy.full() - ref).abs().max().item() <= TOL
+        for r0, r1 in [(0, 1), (0, 5), (3, 8), (7, 18), (17, 18), (5, 6)]:
+            assert (lazy.rows(r0, r1) - ref[:, :, r0:r1]).abs().max().item() <= TOL
 
 
 @pytest.mark.parametrize("channels_last", [False, True])

@@ -13,7 +13,8 @@ from torch import nn
 
 from uptflow.config import UPTFlowConfig
 from uptflow.nets.restormer import RestormerStage
-from uptflow.nets.sampling import Downsample, Upsample
+from uptflow.nets.sampling import Downsample, Upsample, UpsampledRows
+from uptflow.nets.strips import strip_pixels
 from uptflow.nets.window_attention import UPWindowStage
 
 
@@ -109,11 +110,11 @@ class MSFormer(nn.Module):
 
         d1 = self.reduce1(torch.cat([self.up21(fea_up2), r1], dim=1))
         del r1
-        m7 = _up_repeated(self.up21, m6_half)
+        m7 = _up_repeated(self.up21, m6_half)  # in inference: computed band by band when read
         del m6_half
-        x7 = self.u7(d1, m7)  # window branch first: m7 can go before the R-branch runs
+        x7 = self.u7(d1, m7)  # window branch first: then d1 is the R-branch's to refine in place
         del m7
-        x7 = x7 + self.r7(d1)
+        x7 += self.r7(d1, owned=True)
         del d1
         cat_f = self.refine(x7, owned=True)  # x7 is handed over: refined in place in inference
         return {"fea_up0": fea_up0, "fea_up1": fea_up1, "fea_up2": fea_up2, "cat_f": cat_f}
@@ -140,11 +141,15 @@ def _up_repeated(up: Upsample, half: torch.Tensor) -> torch.Tensor:
     """``up(half.repeat(1, 2, 1, 1))`` at half the cost.
 
     The conv sees every channel twice, so summing the two halves of its weight's input axis
-    gives the same map (to rounding) from ``half`` (B, C/2, H, W) directly.
+    gives the same map (to rounding) from ``half`` (B, C/2, H, W) directly.  In inference with
+    strips enabled the result is an :class:`UpsampledRows` (the map is built band by band
+    where it is read), else a tensor.
     """
     conv, shuffle = up.body[0], up.body[1]
     k = half.shape[1]
     if torch.is_grad_enabled() or conv.weight.shape[1] != 2 * k:
         return up(half.repeat(1, 2, 1, 1))
     weight = conv.weight[:, :k] + conv.weight[:, k:]
+    if strip_pixels() is not None and conv.bias is None:
+        return UpsampledRows(half, weight)  # the window branch reads it one band at a time
     return shuffle(F.conv2d(half, weight, conv.bias, conv.stride, conv.padding))

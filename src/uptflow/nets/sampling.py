@@ -5,6 +5,8 @@ The same modules (same weights) also carry the UP-map features down and up (SPEC
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -30,3 +32,33 @@ class Upsample(nn.Module):
 
     def forward(self, x):
         return self.body(x)
+
+
+class UpsampledRows:
+    """``pixel_shuffle(conv3x3(src, weight), 2)`` evaluated row band by row band, on demand.
+
+    The window branch of the last (full-resolution) decoder stage reads its UP-map features
+    only one band of window rows at a time; building that 2C-channel full-resolution map whole
+    would cost one more full-size map at the encoder's memory peak.  This object stands in for
+    it: :meth:`rows` computes output rows ``r0:r1`` from the half-resolution rows they need
+    (plus one halo row each side, zero padding at the borders: exactly the whole-map numbers).
+    Inference only; :meth:`full` gives the whole map where a caller needs it.
+
+    ``src`` (B, Cin, h, w); ``weight`` (4*Cout, Cin, 3, 3) -> a virtual (B, Cout, 2h, 2w) map.
+    """
+
+    def __init__(self, src: torch.Tensor, weight: torch.Tensor) -> None:
+        self.src, self.weight = src, weight
+        b, _, h, w = src.shape
+        self.shape = torch.Size((b, weight.shape[0] // 4, 2 * h, 2 * w))
+
+    def rows(self, r0: int, r1: int) -> torch.Tensor:
+        """Output rows ``r0:r1`` as a (B, Cout, r1 - r0, 2w) tensor."""
+        h = self.src.shape[-2]
+        h0, h1 = r0 // 2, (r1 + 1) // 2
+        a0, a1 = max(h0 - 1, 0), min(h1 + 1, h)
+        y = F.conv2d(self.src[:, :, a0:a1], self.weight, padding=1)[:, :, h0 - a0: h1 - a0]
+        return F.pixel_shuffle(y, 2)[:, :, r0 - 2 * h0: r1 - 2 * h0]
+
+    def full(self) -> torch.Tensor:
+        return self.rows(0, self.shape[-2])

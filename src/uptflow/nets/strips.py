@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 import torch
 
 #: Pixels per strip (rows = this // width, at least ``_MIN_ROWS``); ``None`` disables strips.
-_strip_pixels: int | None = 1 << 14
+_strip_pixels: int | None = 1 << 12
 _MIN_ROWS = 16
 
 

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from uptflow.nets.sampling import UpsampledRows
 from uptflow.nets.strips import strip_map, strip_pixels
 
 
@@ -200,7 +201,7 @@ class UPWindowBlock(nn.Module):
         map is gathered directly from the rows it comes from (``(i + shift) mod Hp``), and its
         output is written back to them, so no whole rolled copy is ever made.
         """
-        b, hp, wp, c = xt.shape
+        b, hp, wp, c = xt.shape  # mt: (B, Hp, Wp, C), or UpsampledRows of (B, C, Hp, Wp)
         ws, s = self.window, self.shift
         n_rows, n_cols = hp // ws, wp // ws
         budget = strip_pixels()
@@ -209,7 +210,8 @@ class UPWindowBlock(nn.Module):
         else:
             band = max(1, budget // (ws * ws * n_cols))
         if band >= n_rows:  # whole map at once: the reference path (also the training path)
-            xr, mr = self.norm1(xt), mt
+            xr = self.norm1(xt)
+            mr = mt if isinstance(mt, torch.Tensor) else mt.full().permute(0, 2, 3, 1)
             if s:
                 xr = torch.roll(xr, shifts=(-s, -s), dims=(1, 2))
                 mr = torch.roll(mr, shifts=(-s, -s), dims=(1, 2))
@@ -219,8 +221,9 @@ class UPWindowBlock(nn.Module):
         out: torch.Tensor | None = None
         for i0 in range(0, n_rows, band):
             i1 = min(i0 + band, n_rows)
-            rows = (torch.arange(i0 * ws, i1 * ws, device=xt.device) + s) % hp if s else slice(i0 * ws, i1 * ws)
-            xb, mb = self.norm1(xt[:, rows]), mt[:, rows]
+            segs = _wrapped_rows((i0 * ws + s) % hp, (i1 - i0) * ws, hp)  # rows of the shifted band
+            xb = self.norm1(_take_rows(xt, segs))
+            mb = _take_rows(mt, segs)
             if s:
                 xb, mb = torch.roll(xb, -s, dims=2), torch.roll(mb, -s, dims=2)
             band_mask = None if mask is None else mask[i0 * n_cols: i1 * n_cols]
@@ -230,12 +233,16 @@ class UPWindowBlock(nn.Module):
                 o = torch.roll(o, s, dims=2)
             if out is None:
                 out = torch.empty((b, hp, wp, c), dtype=o.dtype, device=o.device)
-            out[:, rows] = o
+            k = 0
+            for a, e in segs:
+                out[:, a:e] = o[:, k: k + e - a]
+                k += e - a
         assert out is not None
         return out
 
     def forward(self, x: torch.Tensor, m: torch.Tensor, inplace: bool = False) -> torch.Tensor:
-        """x: (B, C, H, W) features; m: (B, C, H, W) UP-map features. Returns (B, C, H, W).
+        """x: (B, C, H, W) features; m: (B, C, H, W) UP-map features (or an
+        :class:`~uptflow.nets.sampling.UpsampledRows` standing in for them). Returns (B, C, H, W).
 
         ``inplace`` (honoured only without autograd, for a map the caller owns) writes the
         result into ``x``'s storage: one full-size map less at the inference peak.
@@ -243,8 +250,10 @@ class UPWindowBlock(nn.Module):
         b, c, h, w = x.shape
         ws = self.window
         pad_h, pad_w = (-h) % ws, (-w) % ws
+        if isinstance(m, UpsampledRows) and (pad_h or pad_w):
+            m = m.full()  # bands are gathered from the un-padded map only
         xt = x.permute(0, 2, 3, 1)
-        mt = m.permute(0, 2, 3, 1)
+        mt = m.permute(0, 2, 3, 1) if isinstance(m, torch.Tensor) else m
         if pad_h or pad_w:
             xt = F.pad(xt, (0, 0, 0, pad_w, 0, pad_h))
             mt = F.pad(mt, (0, 0, 0, pad_w, 0, pad_h))
@@ -258,6 +267,21 @@ class UPWindowBlock(nn.Module):
         x = x + out[:, :h, :w, :].permute(0, 3, 1, 2)
         del out
         return self.mlp(x, self.norm2).add_(x)  # in place into the feed-forward's fresh output
+
+
+def _wrapped_rows(start: int, length: int, total: int) -> list[tuple[int, int]]:
+    """Rows ``start .. start + length`` modulo ``total`` as at most two ``(a, e)`` ranges."""
+    end = start + length
+    return [(start, min(end, total))] + ([(0, end - total)] if end > total else [])
+
+
+def _take_rows(src, segs: list[tuple[int, int]]) -> torch.Tensor:
+    """Rows ``segs`` of a (B, H, W, C) tensor, or of an :class:`UpsampledRows` (as (B, h, W, C))."""
+    if isinstance(src, torch.Tensor):
+        parts = [src[:, a:e] for a, e in segs]
+    else:
+        parts = [src.rows(a, e).permute(0, 2, 3, 1) for a, e in segs]
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
 
 class UPWindowStage(nn.Module):
