@@ -1,7 +1,7 @@
 """PSNR / SSIM / LPIPS on the project benchmark for baselines and uptflow models.
 
     python benchmarks/quality.py [--bench out/benchmark] [--model PATH ...] [--subsets kodak24,sice_val]
-                                 [--limit N] [--no-lpips]
+                                 [--limit N] [--no-lpips] [--json OUT.json]
 
 Writes the benchmark first (``uptflow benchmark-data``) if ``--bench`` does not exist.  Methods:
 the input itself, adaptive gamma, histogram equalisation, CLAHE, and every uptflow model given
@@ -13,6 +13,7 @@ clamped and rounded to 8 bit; PSNR on RGB; SSIM scikit-image RGB recipe; LPIPS A
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -104,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N pairs per subset (quick runs)")
     parser.add_argument("--no-lpips", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     subsets = [s for s in args.subsets.split(",") if s]
@@ -116,6 +118,11 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     results = evaluate(args.bench, subsets, methods, not args.no_lpips, args.limit)
     print_table(results, subsets, methods, not args.no_lpips)
+    if args.json is not None:
+        out: dict = {}
+        for (subset, method), (plain, gt, sec, n) in results.items():
+            out.setdefault(subset, {})[method] = {"plain": plain, "gt_mean": gt, "s_per_image": sec, "pairs": n}
+        args.json.write_text(json.dumps(out, indent=1))
     print(f"\n{time.perf_counter() - t0:.0f} s; protocol: {EvalProtocol().describe()}")
 
 

@@ -1,6 +1,6 @@
 """Before/after grid of real low-light captures: input | gamma baseline | uptflow.
 
-Writes one PNG (default ``docs/images/lowlight_real_grid.png``) for the README and the model
+Writes one image (default ``docs/images/lowlight_real_grid.jpg``, JPEG) for the README and the model
 card, so a person can judge colour, noise and halos at a glance.  Images come from
 ``../shared/data/lowlight_real`` (LOL eval15 low, DICM, LIME): real captures, no ground truth.
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="checkpoint path (default: the bundled model)")
     ap.add_argument("--images", nargs="*", default=None, help=f"paths (default: {len(DEFAULT_IMAGES)} under {REAL})")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "images" / "lowlight_real_grid.png")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "images" / "lowlight_real_grid.jpg")
     ap.add_argument("--width", type=int, default=300, help="thumbnail width in pixels")
     args = ap.parse_args(argv)
     paths = [Path(p) for p in args.images] if args.images else [REAL / p for p in DEFAULT_IMAGES]
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     grid = build_grid(args.model, paths, args.width)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    grid.save(args.out, optimize=True)
+    grid.save(args.out, quality=88, optimize=True)  # JPEG by default: a photo grid, ~0.5 MB
     print(f"wrote {args.out} ({grid.width}x{grid.height})")
     return 0
 

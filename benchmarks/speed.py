@@ -140,12 +140,7 @@ def _choose_tile(args: argparse.Namespace, model, h: int, w: int) -> int | None:
     from uptflow.inference import bytes_per_pixel
     from uptflow.tiling import auto_tile_size
 
-    try:  # the CLI engineer's estimate, once it exists
-        from uptflow.api import inference_bytes_per_pixel
-
-        bpp = float(inference_bytes_per_pixel(model.config))
-    except ImportError:
-        bpp = bytes_per_pixel(model.config)
+    bpp = bytes_per_pixel(model.config)  # the CLI's estimate
     budget = int(args.budget * 1024**3) - _current_rss_bytes()  # what the activations may use
     return auto_tile_size(h, w, bpp, budget, multiple=8, min_tile=128)
 

@@ -223,5 +223,5 @@ def test_models_are_cached_per_spec_and_device(tmp_path, monkeypatch):
 def test_no_model_and_no_bundled_weights_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(reg, "BUNDLED_MODEL", tmp_path / "absent.safetensors")
     reg.clear_cache()
-    with pytest.raises(ValueError, match="no bundled model"):
+    with pytest.raises(ValueError, match="bundled model .* is missing"):
         uptflow.enhance(_rgb())

@@ -33,7 +33,7 @@ def _fresh_cache():
 
 def test_no_bundled_model_is_a_one_line_value_error(monkeypatch, tmp_path):
     monkeypatch.setattr(reg, "BUNDLED_MODEL", tmp_path / "absent.safetensors")
-    with pytest.raises(ValueError, match="no bundled model is installed yet") as info:
+    with pytest.raises(ValueError, match="bundled model .* is missing") as info:
         reg.resolve_model(None, "cpu")
     assert "--model PATH" in str(info.value) and "\n" not in str(info.value)
 

@@ -9,7 +9,7 @@ Layers, from the inside out:
 - :func:`enhance`: the public, type-preserving entry point (PIL image, numpy array, tensor or path).
 
 Memory and tiling: one forward pass of UPT-Flow needs roughly
-:func:`inference_bytes_per_pixel` bytes per input pixel; when the image would not fit in a share
+:func:`uptflow.inference.bytes_per_pixel` bytes per input pixel; when the image would not fit in a share
 of the free memory of the device, it is processed in overlapping tiles
 (:func:`uptflow.tiling.run_tiled`, seams blended).  Tiling is not exactly equivalent to a
 whole-image pass (the network pools over the whole input); ``benchmarks/tiling_quality.py``
@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from uptflow.config import UPTFlowConfig
+from uptflow.inference import bytes_per_pixel as inference_bytes_per_pixel
 from uptflow.model import UPTFlow, pad_to_multiple
 from uptflow.models_registry import ModelSpec, load_cached, resolve_device
 
@@ -43,13 +44,6 @@ __all__ = [
     "new_seed",
 ]
 
-#: Peak inference memory per input pixel divided by the width ``C`` (float32, batch 1).
-#: Measured with ``python benchmarks/inference_memory.py`` (peak RSS slope between 128^2 and
-#: 256^2 inputs, CPU, torch 2.13): tiny (C=8) 3296 B/px = 412 C, small (C=16) 6695 B/px = 418 C,
-#: paper (C=48) 15631 B/px = 326 C.  420 is the upper envelope, so the estimate errs on the
-#: safe side (over by ~29 % for the paper model).
-BYTES_PER_PIXEL_PER_WIDTH = 420.0
-
 #: Smallest tile accepted: below this the window attention and pooled statistics see too
 #: little context and seams show.
 MIN_TILE = 64
@@ -59,15 +53,6 @@ MIN_TILE = 64
 MEMORY_FRACTION = 0.6
 
 _DEFAULT_OVERLAP = 32
-
-
-def inference_bytes_per_pixel(config: UPTFlowConfig) -> float:
-    """Estimated peak memory of one enhancement forward pass per input pixel, in bytes.
-
-    Proportional to the encoder width ``config.width`` (see :data:`BYTES_PER_PIXEL_PER_WIDTH`
-    for the measurements); used to decide when and how finely to tile.
-    """
-    return BYTES_PER_PIXEL_PER_WIDTH * float(config.width)
 
 
 def new_seed() -> int:

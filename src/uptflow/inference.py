@@ -14,22 +14,17 @@ import ctypes.util
 
 import torch
 
-from uptflow.config import UPTFlowConfig, presets
+from uptflow.config import UPTFlowConfig
 
-__all__ = ["limit_allocator_caching", "bytes_per_pixel", "MEASURED_BYTES_PER_PIXEL", "enhance_bounded"]
+__all__ = ["limit_allocator_caching", "bytes_per_pixel", "BYTES_PER_PIXEL_PER_WIDTH", "enhance_bounded"]
 
 _M_MMAP_THRESHOLD = -3  # glibc mallopt parameter ids (malloc.h)
 
-#: Peak RSS growth per input pixel of ``UPTFlow.enhance`` (float32, CPU, 2 threads, with
-#: :func:`limit_allocator_caching`), measured with ``benchmarks/speed.py --tile none`` at
-#: 400x600 as (peak RSS - RSS before the first run) / pixels: paper-lol 5.90 KiB, small
-#: 2.06 KiB (at 256x256 the per-pixel figures are higher, 7.20 and 3.25 KiB, because fixed
-#: costs weigh more).  ``paper`` (window 8) was not measured; it uses paper-lol's figure.
-MEASURED_BYTES_PER_PIXEL: dict[str, float] = {
-    "paper-lol": 5.90 * 1024,
-    "paper": 5.90 * 1024,
-    "small": 2.06 * 1024,
-}
+#: Peak inference memory per input pixel divided by the encoder width ``C`` (float32, batch 1,
+#: CPU, default allocator).  Measured with ``python benchmarks/inference_memory.py`` (slope of the
+#: peak RSS between two input sizes, fresh process each).  See docs/DEVELOPMENT.md for the
+#: figures; the constant is their upper envelope, so the estimate errs on the safe side.
+BYTES_PER_PIXEL_PER_WIDTH = 80.0
 
 
 def limit_allocator_caching(threshold_bytes: int = 1 << 20) -> bool:
@@ -51,17 +46,12 @@ def limit_allocator_caching(threshold_bytes: int = 1 << 20) -> bool:
 
 
 def bytes_per_pixel(config: UPTFlowConfig) -> float:
-    """Estimated peak inference memory per input pixel for ``config`` (bytes).
+    """Estimated peak memory of one enhancement pass per input pixel (bytes) for ``config``.
 
-    Exact presets use :data:`MEASURED_BYTES_PER_PIXEL`; other configs scale the nearest
-    measurement (``paper-lol`` for width >= 32, else ``small``) linearly with the width, the
-    channel count of the full-resolution maps that dominate the peak.
+    Proportional to the width ``C``: the full-resolution ``C``/``2C``-channel maps dominate the
+    peak.  Used to decide when and how finely to tile (CLI, API, :func:`enhance_bounded`).
     """
-    for name, cfg in presets.items():
-        if cfg == config and name in MEASURED_BYTES_PER_PIXEL:
-            return MEASURED_BYTES_PER_PIXEL[name]
-    ref = "paper-lol" if config.width >= 32 else "small"
-    return MEASURED_BYTES_PER_PIXEL[ref] * config.width / presets[ref].width
+    return BYTES_PER_PIXEL_PER_WIDTH * float(config.width)
 
 
 def enhance_bounded(model, low: torch.Tensor, budget_bytes: int, overlap: int = 32,

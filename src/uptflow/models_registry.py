@@ -2,7 +2,7 @@
 
 Why a registry: the CLI and :func:`uptflow.enhance` accept the same ``model`` values, and loading
 a checkpoint costs seconds, so loaded models are cached per ``(spec, device)``.  It is also the one
-place that decides what happens without ``--model`` (the bundled default, once it exists) and that
+place that decides what happens without ``--model`` (the bundled default) and that
 makes sure a randomly initialised preset never poses as an enhancer (a loud warning on stderr).
 """
 
@@ -30,14 +30,14 @@ __all__ = [
     "clear_cache",
 ]
 
-#: Where the trained default model will be installed (package data; absent until it is trained).
+#: The trained default model (package data: the ``small`` preset, see docs/MODEL_CARD.md).
 BUNDLED_MODEL = Path(__file__).resolve().parent / "weights" / "default.safetensors"
 
 ModelSpec = Union[str, os.PathLike, UPTFlow, None]
 
 NO_BUNDLED_MODEL = (
-    "no bundled model is installed yet (this release ships no trained weights); pass --model PATH "
-    "(a checkpoint you trained or the authors' converted weights)"
+    "the bundled model (uptflow/weights/default.safetensors) is missing from this installation; "
+    "reinstall uptflow or pass --model PATH (a checkpoint you trained or the authors' converted weights)"
 )
 
 _CACHE: dict[tuple, UPTFlow] = {}

@@ -162,7 +162,7 @@ def test_model_problems(capsys, lol_dir, tmp_path, monkeypatch):
     assert code == 1 and "junk.safetensors" in one_error_line(err)
     monkeypatch.setattr(reg, "BUNDLED_MODEL", tmp_path / "absent.safetensors")
     code, _, err = run_cli(capsys, "enhance", lol_dir, "-o", tmp_path / "o")
-    assert code == 1 and "no bundled model is installed yet" in one_error_line(err)
+    assert code == 1 and "bundled model" in one_error_line(err) and "is missing" in one_error_line(err)
 
 
 def test_preset_model_warns(capsys, lol_dir, tmp_path):

@@ -47,13 +47,25 @@ class UpsampledRows:
     ``src`` (B, Cin, h, w); ``weight`` (4*Cout, Cin, 3, 3) -> a virtual (B, Cout, 2h, 2w) map.
     """
 
+    #: Output rows computed at once and kept for the next reads (the window bands read
+    #: consecutive rows); amortises the conv's halo rows over a 64-row chunk.
+    CHUNK_ROWS = 64
+
     def __init__(self, src: torch.Tensor, weight: torch.Tensor) -> None:
         self.src, self.weight = src, weight
         b, _, h, w = src.shape
         self.shape = torch.Size((b, weight.shape[0] // 4, 2 * h, 2 * w))
+        self._chunk: tuple[int, int, torch.Tensor] | None = None
 
     def rows(self, r0: int, r1: int) -> torch.Tensor:
         """Output rows ``r0:r1`` as a (B, Cout, r1 - r0, 2w) tensor."""
+        if self._chunk is None or not (self._chunk[0] <= r0 and r1 <= self._chunk[1]):
+            c1 = min(max(r1, r0 + self.CHUNK_ROWS), self.shape[-2])
+            self._chunk = (r0, c1, self._compute(r0, c1))
+        c0, _, chunk = self._chunk
+        return chunk[:, :, r0 - c0: r1 - c0]
+
+    def _compute(self, r0: int, r1: int) -> torch.Tensor:
         h = self.src.shape[-2]
         h0, h1 = r0 // 2, (r1 + 1) // 2
         a0, a1 = max(h0 - 1, 0), min(h1 + 1, h)
@@ -61,4 +73,4 @@ class UpsampledRows:
         return F.pixel_shuffle(y, 2)[:, :, r0 - 2 * h0: r1 - 2 * h0]
 
     def full(self) -> torch.Tensor:
-        return self.rows(0, self.shape[-2])
+        return self._compute(0, self.shape[-2])
