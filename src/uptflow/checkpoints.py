@@ -399,17 +399,14 @@ def training_record(path: str | os.PathLike) -> dict[str, Any] | None:
     """What a training checkpoint (``RUN/last.pt`` / ``best.pt``) says about how it was made.
 
     Returns ``{"iteration", "best", "run_config"}`` (the resolved run config: data, recipe,
-    schedule) for our training checkpoints, ``None`` for any other file.  Read with
-    ``weights_only=True``: no pickled code runs.
+    schedule) for our training checkpoints, ``None`` for any other checkpoint.  Read as
+    :func:`load_model` reads (no pickled code runs); a missing or unreadable file raises as there.
     """
     path = Path(path)
-    if path.suffix == ".safetensors" or not path.is_file():
+    if path.suffix == ".safetensors":
         return None
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - not a readable torch file: no record, load_model reports it
-        return None
-    if not isinstance(obj, Mapping) or obj.get("format") != "uptflow-train":
+    obj, _ = _read_file(path, "cpu")  # the one safe reader; raises CheckpointError for junk
+    if obj.get("format") != "uptflow-train":
         return None
     return {"iteration": int(obj.get("iteration", 0)), "best": obj.get("best"),
             "run_config": obj.get("config")}

@@ -218,25 +218,26 @@ def _match_folders(low_dir: Path, normal_dir: Path, skip_bad: bool, *, strip_pre
 
 
 # --------------------------------------------------------------------------- layouts
-def _lol_pairs(root: Path, split: str, skip_bad: bool) -> list[PairRecord]:
-    sub = "our485" if split == "train" else "eval15"
+def _split_dirs(root: Path, split: str, label: str, splits: tuple[str, str],
+                children: tuple[str, str]) -> tuple[Path, Path]:
+    """The (low, normal) folders of a ``root/<train|test split>/<low|normal>`` dataset layout."""
+    sub = splits[0] if split == "train" else splits[1]
     base = _child(root, sub)
     if base is None:
-        raise ValueError(f"LOL split {split!r} expects the folder {root / sub}")
-    low, high = _child(base, "low"), _child(base, "high")
-    if low is None or high is None:
-        raise ValueError(f"LOL folder {base} must contain 'low' and 'high' sub-folders")
+        raise ValueError(f"{label} split {split!r} expects the folder {root / sub}")
+    low, normal = _child(base, children[0]), _child(base, children[1])
+    if low is None or normal is None:
+        raise ValueError(f"{label} folder {base} must contain '{children[0]}' and '{children[1]}' sub-folders")
+    return low, normal
+
+
+def _lol_pairs(root: Path, split: str, skip_bad: bool) -> list[PairRecord]:
+    low, high = _split_dirs(root, split, "LOL", ("our485", "eval15"), ("low", "high"))
     return _match_folders(low, high, skip_bad)
 
 
 def _lolv2_pairs(root: Path, split: str, skip_bad: bool) -> list[PairRecord]:
-    sub = "Train" if split == "train" else "Test"
-    base = _child(root, sub)
-    if base is None:
-        raise ValueError(f"LOL-v2 split {split!r} expects the folder {root / sub}")
-    low, normal = _child(base, "Low"), _child(base, "Normal")
-    if low is None or normal is None:
-        raise ValueError(f"LOL-v2 folder {base} must contain 'Low' and 'Normal' sub-folders")
+    low, normal = _split_dirs(root, split, "LOL-v2", ("Train", "Test"), ("Low", "Normal"))
     # name = the low file's stem, so outputs are named like the inputs
     recs = _match_folders(low, normal, skip_bad, strip_prefix=True)
     return [PairRecord(r.low, r.normal, r.low.stem) for r in recs]
