@@ -1,18 +1,23 @@
 """How much does tiled enhancement differ from a whole-image pass?
 
-UPT-Flow's channel attention, ECA and CBAM pool over the whole input, so a tile's output is not
-exactly the same region of a whole-image output; :func:`uptflow.tiling.run_tiled` blends
-overlapping tiles to hide seams.  This script enhances real images whole and tiled (tile 128 /
-256, overlap 16 / 32 / 64) and prints PSNR(tiled, whole) in dB, plus the largest per-pixel
-difference.  For the Kodak image it also synthesises a low-light input (uptflow.data.synthesis.synthesize,
-fixed seed) so the original is a ground truth: PSNR(tiled, GT) - PSNR(whole, GT) is the figure
-the acceptance criterion (< 0.5 dB) is about, meaningful only with a trained model.
+UPT-Flow's channel attention, ECA and CBAM pool over the whole input, so a tile that pools only
+over itself is not the same region of a whole-image output.  ``uptflow`` therefore shares the
+whole image's statistics between tiles (:mod:`uptflow.tiled_enhance`: a sub-sampled pass, then
+``refine`` passes over the tiles).  This script enhances images whole and tiled and prints, per
+tile size, for independent tiles (each pooling over itself: the naive approach) and for shared
+statistics with 0, 1, 2 refinement passes:
+
+- PSNR(tiled, whole) in dB (8-bit quantised, as saved outputs);
+- for Kodak images, whose low-light input is synthesised (uptflow.data.synthesis.synthesize,
+  seed 0) so the original is a ground truth: PSNR(tiled, GT) - PSNR(whole, GT), the figure the
+  acceptance criterion (|.| < 0.5 dB) is about, meaningful only with a trained model;
+- seconds.
 
 Default model: a seeded random ``small`` model (:func:`uptflow.models_registry.random_model`),
-which is NOT an enhancer; re-run with ``--model trained.safetensors`` for the real numbers.
+which is NOT an enhancer; re-run with ``--model src/uptflow/weights/default.safetensors``.
 
 Usage:  python benchmarks/tiling_quality.py [--model PATH_OR_PRESET] [--tiles 128 256]
-            [--overlaps 16 32 64] [--images ...]
+            [--overlap 32] [--refine 0 1 2] [--images ...]
 """
 
 from __future__ import annotations
@@ -28,12 +33,9 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
-DEFAULT_IMAGES = [
-    SHARED / "lowlight_real" / "lol_eval15_low_400x600" / "1.png",
-    SHARED / "lowlight_real" / "lol_eval15_low_400x600" / "22.png",
-    SHARED / "lowlight_real" / "lol_eval15_low_400x600" / "780.png",
-    SHARED / "photos" / "kodak24" / "kodim23.png",  # ground truth; its low input is synthesised
-]
+KODAK = SHARED / "photos" / "kodak24"
+LOL = SHARED / "lowlight_real" / "lol_eval15_low_400x600"
+DEFAULT_IMAGES = [KODAK / f"kodim{i:02d}.png" for i in (1, 5, 13, 23)] + [LOL / f"{i}.png" for i in (1, 22, 780)]
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -48,16 +50,18 @@ def main() -> None:
     ap.add_argument("--model", default=None,
                     help="checkpoint path or preset; default: seeded random 'small' (not an enhancer)")
     ap.add_argument("--tiles", nargs="+", type=int, default=[128, 256])
-    ap.add_argument("--overlaps", nargs="+", type=int, default=[16, 32, 64])
+    ap.add_argument("--overlap", type=int, default=32)
+    ap.add_argument("--refine", nargs="+", type=int, default=[0, 1, 2], help="refinement passes to compare")
     ap.add_argument("--images", nargs="+", type=Path, default=DEFAULT_IMAGES)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    from uptflow.api import enhance_array
     from uptflow.data.synthesis import synthesize
-    from uptflow.imageio import read_rgb
+    from uptflow.imageio import read_rgb, to_numpy, to_tensor
     from uptflow.models_registry import load_cached, random_model
+    from uptflow.tiled_enhance import enhance_tiled
+    from uptflow.tiling import run_tiled
 
     if args.model is None:
         model = random_model("small", seed=0)
@@ -66,12 +70,14 @@ def main() -> None:
     else:
         model = load_cached(args.model, "cpu")
         print(f"model: {args.model}")
-    print(f"torch threads: {torch.get_num_threads()}")
-
-    header = f"{'image':<14}{'tile':>5}{'ovl':>5}{'PSNR(tiled,whole)':>19}{'max|diff|':>11}{'dPSNR vs GT':>13}{'s':>7}"
+    print(f"torch threads: {torch.get_num_threads()}, overlap {args.overlap}")
+    methods = ["independent"] + [f"refine {r}" for r in args.refine]
+    print("cells: PSNR(tiled, whole) dB / PSNR(tiled, GT) - PSNR(whole, GT) dB (Kodak only) / seconds")
+    header = f"{'image':<14}{'whole vs GT':>12}{'tile':>6}" + "".join(f"{m:>24}" for m in methods)
     print(header)
     print("-" * len(header))
-    summary: dict[tuple[int, int], list[float]] = {}
+    to_whole: dict[tuple[int, str], list[float]] = {}
+    to_gt: dict[tuple[int, str], list[float]] = {}
     for path in args.images:
         if not path.is_file():
             print(f"missing image {path}; skipped", file=sys.stderr)
@@ -81,28 +87,37 @@ def main() -> None:
         if "kodak" in str(path):
             gt = img
             img = synthesize(gt, np.random.default_rng(0))
-        t0 = time.perf_counter()
-        whole = enhance_array(model, img, tile=0)[0]
-        t_whole = time.perf_counter() - t0
+        x = to_tensor(img)
+        with torch.no_grad():
+            whole = to_numpy(model.enhance(x))
         name = f"{path.parent.name[:4]}/{path.stem}"
-        gt_note = f"{psnr(whole, gt):9.2f} dB" if gt is not None else ""
-        print(f"{name:<14}{'whole':>5}{'':>5}{'':>19}{'':>11}{gt_note:>13}{t_whole:7.1f}   ({img.shape[1]}x{img.shape[0]})")
+        ref = f"{psnr(whole, gt):.2f}" if gt is not None else "-"
         for tile in args.tiles:
-            for overlap in args.overlaps:
-                if overlap >= tile:
-                    continue
+            cells = []
+            for m in methods:
                 t0 = time.perf_counter()
-                tiled = enhance_array(model, img, tile=tile, overlap=overlap)[0]
+                with torch.no_grad():
+                    if m == "independent":
+                        out = run_tiled(model.enhance, x, tile, args.overlap)
+                    else:
+                        out = enhance_tiled(model, x, tile, args.overlap, refine=int(m.split()[1]))
                 dt = time.perf_counter() - t0
-                p = psnr(tiled, whole)
-                summary.setdefault((tile, overlap), []).append(p)
-                d_gt = f"{psnr(tiled, gt) - psnr(whole, gt):+9.3f} dB" if gt is not None else ""
-                print(f"{name:<14}{tile:>5}{overlap:>5}{p:>16.2f} dB{float(np.abs(tiled - whole).max()):>11.3f}"
-                      f"{d_gt:>13}{dt:7.1f}", flush=True)
+                out = to_numpy(out)
+                p = psnr(out, whole)
+                to_whole.setdefault((tile, m), []).append(p)
+                cell = f"{p:.1f}"
+                if gt is not None:
+                    d = psnr(out, gt) - psnr(whole, gt)
+                    to_gt.setdefault((tile, m), []).append(d)
+                    cell += f" / {d:+.2f}"
+                cells.append(f"{cell} / {dt:.1f}s")
+            print(f"{name:<14}{ref:>12}{tile:>6}" + "".join(f"{c:>24}" for c in cells), flush=True)
     print()
-    print("mean PSNR(tiled, whole) over images:")
-    for (tile, overlap), vals in sorted(summary.items()):
-        print(f"  tile {tile:4d} overlap {overlap:3d}: {np.mean(vals):6.2f} dB  (min {np.min(vals):.2f})")
+    print("summary per tile size and method: PSNR(tiled, whole) mean (min) | max |PSNR(tiled, GT) - PSNR(whole, GT)|")
+    for (tile, m), vals in sorted(to_whole.items()):
+        gts = to_gt.get((tile, m), [])
+        gt_note = f" | {max(abs(v) for v in gts):.2f} dB" if gts else ""
+        print(f"  tile {tile:4d} {m:>12}: {np.mean(vals):6.2f} dB ({np.min(vals):.2f}){gt_note}")
 
 
 if __name__ == "__main__":

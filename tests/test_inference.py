@@ -95,7 +95,7 @@ def test_bytes_per_pixel_and_allocator():
 
 def test_enhance_bounded_whole_and_tiled():
     model = _random_model("tiny").float()
-    low = torch.rand(1, 3, 40, 300)
+    low = torch.rand(1, 3, 40, 600)  # more pixels than one 128-px tile
     whole = enhance_bounded(model, low, budget_bytes=1 << 40)
     assert torch.equal(whole, model.enhance(low))
     tiled = enhance_bounded(model, low, budget_bytes=1)  # forces the minimum (128 px) tiles

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from uptflow import tiling
-from uptflow.tiling import auto_tile_size, available_memory_bytes, blend_weight, run_tiled, tile_windows
+from uptflow.tiling import (auto_tile_size, available_memory_bytes, blend_weight, core_windows, run_tiled,
+                            tile_windows)
 
 SIZES = [1, 2, 3, 7, 8, 9, 31, 64, 65, 100]
 TILES = [1, 2, 3, 4, 8, 16, 33, 128]
@@ -23,6 +24,30 @@ def _overlaps(tile: int) -> list[int]:
 
 def _axis(windows, lo, hi):
     return sorted({(w[lo], w[hi]) for w in windows})
+
+
+@pytest.mark.parametrize("tile", TILES)
+def test_core_windows_partition_the_image_inside_their_tiles(tile):
+    for h, w in itertools.product(SIZES, SIZES):
+        for ov in _overlaps(tile):
+            wins = tile_windows(h, w, tile, ov)
+            cores = core_windows(h, w, tile, ov)
+            assert len(cores) == len(wins)
+            cover = np.zeros((h, w), np.int32)
+            for (y0, y1, x0, x1), (c0, c1, d0, d1) in zip(wins, cores):
+                assert 0 <= c0 < c1 <= y1 - y0 and 0 <= d0 < d1 <= x1 - x0  # inside the tile, non-empty
+                cover[y0 + c0:y0 + c1, x0 + d0:x0 + d1] += 1
+            assert (cover == 1).all(), (h, w, tile, ov)  # every pixel owned by exactly one tile
+
+
+def test_core_windows_keep_away_from_cut_edges():
+    # each core boundary at a cut edge lies in the middle of the overlap
+    for (y0, y1, x0, x1), (c0, c1, d0, d1) in zip(tile_windows(300, 200, 128, 32), core_windows(300, 200, 128, 32)):
+        for lo, hi, size in ((c0, c1, y1 - y0), (d0, d1, x1 - x0)):
+            if lo > 0:
+                assert lo >= 16
+            if hi < size:
+                assert size - hi >= 16
 
 
 @pytest.mark.parametrize("tile", TILES)

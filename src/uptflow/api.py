@@ -11,9 +11,9 @@ Layers, from the inside out:
 Memory and tiling: one forward pass of UPT-Flow needs roughly
 :func:`uptflow.inference.bytes_per_pixel` bytes per input pixel; when the image would not fit in a share
 of the free memory of the device, it is processed in overlapping tiles
-(:func:`uptflow.tiling.run_tiled`, seams blended).  Tiling is not exactly equivalent to a
-whole-image pass (the network pools over the whole input); ``benchmarks/tiling_quality.py``
-measures the difference.
+(:func:`uptflow.tiling.run_tiled`, seams blended) that share the whole image's pooled statistics
+(:mod:`uptflow.tiled_enhance`).  Tiling is not exactly equivalent to a whole-image pass;
+``benchmarks/tiling_quality.py`` measures the difference.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from uptflow.config import UPTFlowConfig
 from uptflow.inference import bytes_per_pixel as inference_bytes_per_pixel
 from uptflow.model import UPTFlow, pad_to_multiple
 from uptflow.models_registry import ModelSpec, load_cached, resolve_device
+from uptflow.tiled_enhance import DEFAULT_REFINE
 
 __all__ = [
     "BYTES_PER_PIXEL_PER_WIDTH",
@@ -61,7 +62,8 @@ def new_seed() -> int:
 
 
 def check_options(temperature: float = 0.0, samples: int = 1, tile: int | None = None,
-                  overlap: int = _DEFAULT_OVERLAP, seed: int | None = None) -> None:
+                  overlap: int = _DEFAULT_OVERLAP, seed: int | None = None,
+                  tile_refine: int = DEFAULT_REFINE) -> None:
     """Validate user options; raise a one-line ``ValueError``/``TypeError`` naming the bad one.
 
     ``tile``: ``None`` (automatic), ``0`` (never tile) or an integer ``>= MIN_TILE``;
@@ -75,6 +77,8 @@ def check_options(temperature: float = 0.0, samples: int = 1, tile: int | None =
         raise ValueError(f"samples must be an integer >= 1, got {samples!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    if isinstance(tile_refine, bool) or not isinstance(tile_refine, int) or tile_refine < 0:
+        raise ValueError(f"tile refinement passes must be an integer >= 0, got {tile_refine!r}")
     if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
         raise ValueError(f"overlap must be an integer >= 0 pixels, got {overlap!r}")
     if tile is not None:
@@ -114,7 +118,7 @@ def _generator(seed: int | None) -> torch.Generator | None:
 def enhance_tensor(model: UPTFlow, low: torch.Tensor, temperature: float = 0.0, seed: int | None = None,
                    tile: int | None = None, overlap: int = _DEFAULT_OVERLAP,
                    progress: Callable[[int, int], None] | None = None,
-                   budget_bytes: int | None = None) -> torch.Tensor:
+                   budget_bytes: int | None = None, tile_refine: int = DEFAULT_REFINE) -> torch.Tensor:
     """Enhance ``low`` ``(B, 3, H, W)`` float in ``[0, 1]`` (on the model's device) -> same shape.
 
     Args:
@@ -123,21 +127,24 @@ def enhance_tensor(model: UPTFlow, low: torch.Tensor, temperature: float = 0.0, 
         temperature: 0 gives the published deterministic result (z = 0); > 0 draws
             z ~ N(0, t^2 I) for a diverse sample.
         seed: seeds the latent draw (ignored at temperature 0); ``None`` = torch's global RNG.
-        tile, overlap: see :func:`choose_tile` and :func:`uptflow.tiling.run_tiled`.  With
-            tiling and ``temperature > 0`` one latent is drawn for the whole image and each tile
-            decodes its own crop of it (aligned to the 8-pixel latent grid), so overlapping tiles
-            agree on the noise instead of blending unrelated samples.
-        progress: ``progress(done, total)`` after each tile.
+        tile, overlap: see :func:`choose_tile` and :func:`uptflow.tiling.run_tiled`.  Tiles share
+            the whole image's pooled statistics, estimated by a sub-sampled pass and refined
+            over the tiles (:func:`uptflow.tiled_enhance.enhance_tiled`).  With ``temperature
+            > 0`` one latent is drawn for the whole image and each tile decodes its own crop of
+            it, so overlapping tiles agree on the noise instead of blending unrelated samples.
+        progress: ``progress(done, total)`` after each pass step (statistics pass, each tile).
         budget_bytes: memory budget for automatic tiling (default: a share of free memory).
+        tile_refine: refinement passes over the tiles for the shared statistics (tiled runs
+            only; 0 = fastest, 1 = default: tiled results within ~0.5 dB of whole-image ones).
 
     Returns:
         float32 ``(B, 3, H, W)`` in ``[0, 1]`` on ``low``'s device.
     """
-    from uptflow.tiling import run_tiled, tile_windows
+    from uptflow.tiled_enhance import enhance_tiled
     from uptflow.validation import check_image
 
     check_image(low, "low")
-    check_options(temperature=temperature, tile=tile, overlap=overlap, seed=seed)
+    check_options(temperature=temperature, tile=tile, overlap=overlap, seed=seed, tile_refine=tile_refine)
     b, _, h, w = low.shape
     low = low.to(torch.float32)
     size = choose_tile(h, w, model.config, low.device, tile, batch=b, budget_bytes=budget_bytes)
@@ -147,33 +154,13 @@ def enhance_tensor(model: UPTFlow, low: torch.Tensor, temperature: float = 0.0, 
         if progress is not None:
             progress(1, 1)
         return out
-    overlap = min(overlap, size - 1)
-    if temperature == 0:
-        def fn(t: torch.Tensor) -> torch.Tensor:
-            return model.enhance(t)
-    else:
-        # The same draw model.enhance makes for the whole image; a tile starting at (y0, x0)
-        # decodes rows y0 // s ... of it: floor(y0 / s) + ceil(th / s) <= ceil(h / s) always.
-        s = model.config.size_multiple
-        z_full = model.sample_latent(low.new_empty(b, 3, -(-h // s) * s, -(-w // s) * s), temperature, gen)
-        windows = iter(tile_windows(h, w, size, overlap))  # run_tiled visits them in this order
-
-        def fn(t: torch.Tensor) -> torch.Tensor:
-            y0, _y1, x0, _x1 = next(windows)
-            th, tw = t.shape[-2:]
-            padded = pad_to_multiple(t, s)
-            ly, lx = y0 // s, x0 // s
-            z = z_full[:, :, ly:ly + padded.shape[-2] // s, lx:lx + padded.shape[-1] // s]
-            with torch.no_grad():
-                return model.decode(z, padded)[..., :th, :tw].clamp(0.0, 1.0)
-    with torch.no_grad():
-        return run_tiled(fn, low, size, overlap, progress=progress)
+    return enhance_tiled(model, low, size, min(overlap, size - 1), temperature, gen, tile_refine, progress)
 
 
 def enhance_array(model: UPTFlow, rgb: np.ndarray, temperature: float = 0.0, samples: int = 1,
                   seed: int | None = None, tile: int | None = None, overlap: int = _DEFAULT_OVERLAP,
                   progress: Callable[[int, int], None] | None = None,
-                  budget_bytes: int | None = None) -> list[np.ndarray]:
+                  budget_bytes: int | None = None, tile_refine: int = DEFAULT_REFINE) -> list[np.ndarray]:
     """Enhance one ``(H, W, 3)`` float array in ``[0, 1]``; return ``samples`` arrays like it.
 
     Sample ``i`` uses seed ``seed + i`` (so sample 0 does not change when more are asked for);
@@ -181,7 +168,8 @@ def enhance_array(model: UPTFlow, rgb: np.ndarray, temperature: float = 0.0, sam
     """
     from uptflow.imageio import to_numpy, to_tensor
 
-    check_options(temperature=temperature, samples=samples, tile=tile, overlap=overlap, seed=seed)
+    check_options(temperature=temperature, samples=samples, tile=tile, overlap=overlap, seed=seed,
+                  tile_refine=tile_refine)
     if temperature == 0 and samples > 1:
         raise ValueError("samples > 1 needs a temperature > 0 (at temperature 0 every sample is identical)")
     device = next(model.parameters()).device
@@ -189,7 +177,7 @@ def enhance_array(model: UPTFlow, rgb: np.ndarray, temperature: float = 0.0, sam
     outs = []
     for i in range(samples):
         s = None if seed is None else seed + i
-        y = enhance_tensor(model, x, temperature, s, tile, overlap, progress, budget_bytes)
+        y = enhance_tensor(model, x, temperature, s, tile, overlap, progress, budget_bytes, tile_refine)
         outs.append(to_numpy(y))
     return outs
 
@@ -205,8 +193,8 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 
 
 def _run(model: UPTFlow, rgb: np.ndarray, temperature: float, seed: int | None, tile: int | None,
-         overlap: int) -> np.ndarray:
-    return enhance_array(model, rgb, temperature, 1, seed, tile, overlap)[0]
+         overlap: int, tile_refine: int) -> np.ndarray:
+    return enhance_array(model, rgb, temperature, 1, seed, tile, overlap, tile_refine=tile_refine)[0]
 
 
 def _from_uint(a: np.ndarray) -> tuple[np.ndarray, float]:
@@ -278,20 +266,21 @@ def _enhance_pil(model: UPTFlow, img: Any, **kw: Any) -> Any:
 
 
 def _enhance_torch(model: UPTFlow, t: torch.Tensor, temperature: float, seed: int | None, tile: int | None,
-                   overlap: int) -> torch.Tensor:
+                   overlap: int, tile_refine: int) -> torch.Tensor:
     if not t.is_floating_point():
         raise TypeError(f"image tensor must be floating point in [0, 1], got dtype {t.dtype}")
     if t.ndim not in (3, 4) or t.shape[-3] != 3:
         raise ValueError(f"image tensor must have shape (3, H, W) or (B, 3, H, W), got {tuple(t.shape)}")
     device = next(model.parameters()).device
     x = (t if t.ndim == 4 else t.unsqueeze(0)).detach().to(device, torch.float32).clamp(0.0, 1.0)
-    y = enhance_tensor(model, x, temperature, seed, tile, overlap)
+    y = enhance_tensor(model, x, temperature, seed, tile, overlap, tile_refine=tile_refine)
     y = y.to(t.device, t.dtype)
     return y if t.ndim == 4 else y[0]
 
 
 def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed: int | None = None,
-            device: str | torch.device = "auto", tile: int | None = None, overlap: int = _DEFAULT_OVERLAP) -> Any:
+            device: str | torch.device = "auto", tile: int | None = None, overlap: int = _DEFAULT_OVERLAP,
+            tile_refine: int = DEFAULT_REFINE) -> Any:
     """Enhance a low-light image; the result has the type (and shape/mode/dtype) of the input.
 
     Args:
@@ -315,17 +304,19 @@ def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed:
         tile: ``None`` = tile automatically only if the image would not fit in memory; ``0`` =
             never; ``>= 64`` = tile side in pixels.
         overlap: overlap of neighbouring tiles in pixels.
+        tile_refine: passes over the tiles that refine the image statistics all tiles share
+            (only when tiling; 0 = fastest, default 1; see :mod:`uptflow.tiled_enhance`).
 
     Raises:
         TypeError / ValueError: unsupported input type, shape or dtype, bad option values, no
             model available; :class:`uptflow.imageio.ImageReadError` for an unreadable file.
     """
-    check_options(temperature=temperature, tile=tile, overlap=overlap, seed=seed)
+    check_options(temperature=temperature, tile=tile, overlap=overlap, seed=seed, tile_refine=tile_refine)
     if isinstance(image, torch.Tensor) and isinstance(device, str) and device == "auto" \
             and not isinstance(model, UPTFlow):
         device = image.device if image.device.type == "cuda" else device
     net = load_cached(model, device if isinstance(model, UPTFlow) else resolve_device(device))
-    kw = dict(temperature=temperature, seed=seed, tile=tile, overlap=overlap)
+    kw = dict(temperature=temperature, seed=seed, tile=tile, overlap=overlap, tile_refine=tile_refine)
     if isinstance(image, torch.Tensor):
         return _enhance_torch(net, image, **kw)
     if isinstance(image, np.ndarray):

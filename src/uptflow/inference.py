@@ -58,15 +58,18 @@ def enhance_bounded(model, low: torch.Tensor, budget_bytes: int, overlap: int = 
                     temperature: float = 0.0) -> torch.Tensor:
     """``model.enhance(low)`` whole if it fits in ``budget_bytes``, else tiled to fit.
 
-    low: (B, 3, H, W) in [0, 1] -> (B, 3, H, W) in [0, 1].  Tiles are blended by
-    :func:`uptflow.tiling.run_tiled`; a tiled result differs slightly from a whole-image one
-    (the encoder's channel attention and pooling see the whole input).
+    low: (B, 3, H, W) in [0, 1] -> (B, 3, H, W) in [0, 1].  Tiles share the whole image's
+    pooled statistics (:func:`uptflow.tiled_enhance.enhance_tiled`), so a tiled result stays
+    close to a whole-image one.
     """
-    from uptflow.tiling import auto_tile_size, run_tiled
+    from uptflow.tiled_enhance import enhance_tiled
+    from uptflow.tiling import auto_tile_size
 
     if not isinstance(low, torch.Tensor) or low.dim() != 4:
         raise ValueError(f"low must be a (B, 3, H, W) tensor, got {getattr(low, 'shape', type(low))}")
     h, w = low.shape[-2:]
     tile = auto_tile_size(h, w, bytes_per_pixel(model.config), int(budget_bytes))
-    with torch.no_grad():
-        return run_tiled(lambda t: model.enhance(t, temperature), low, tile, overlap)
+    if tile is None:
+        with torch.no_grad():
+            return model.enhance(low, temperature)
+    return enhance_tiled(model, low, tile, min(overlap, tile - 1), temperature)

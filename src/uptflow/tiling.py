@@ -32,6 +32,7 @@ import torch
 
 __all__ = [
     "tile_windows",
+    "core_windows",
     "blend_weight",
     "run_tiled",
     "auto_tile_size",
@@ -76,6 +77,28 @@ def tile_windows(h: int, w: int, tile: int, overlap: int) -> list[Window]:
         (y0, y0 + th, x0, x0 + tw)
         for y0 in _axis_starts(h, tile, overlap)
         for x0 in _axis_starts(w, tile, overlap)
+    ]
+
+
+def _axis_cores(n: int, tile: int, overlap: int) -> list[tuple[int, int]]:
+    """Per tile along one axis, the half-open range it *owns*: neighbours split their overlap
+    at its midpoint, so the ranges partition ``[0, n)``."""
+    starts = _axis_starts(n, tile, overlap)
+    length = min(tile, n)
+    cuts = [0] + [(starts[i] + length + starts[i + 1]) // 2 for i in range(len(starts) - 1)] + [n]
+    return [(cuts[i], cuts[i + 1]) for i in range(len(starts))]
+
+
+def core_windows(h: int, w: int, tile: int, overlap: int) -> list[Window]:
+    """The part of each window of :func:`tile_windows` (same order) that the tile owns, in the
+    tile's own coordinates ``(y0, y1, x0, x1)``: the owned parts partition the image.  Used to
+    pool image-level statistics over tiles with every pixel counted once."""
+    tile_windows(h, w, tile, overlap)  # validates the arguments
+    ys, xs = _axis_starts(h, tile, overlap), _axis_starts(w, tile, overlap)
+    return [
+        (cy0 - y0, cy1 - y0, cx0 - x0, cx1 - x0)
+        for y0, (cy0, cy1) in zip(ys, _axis_cores(h, tile, overlap))
+        for x0, (cx0, cx1) in zip(xs, _axis_cores(w, tile, overlap))
     ]
 
 

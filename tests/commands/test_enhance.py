@@ -104,6 +104,22 @@ def test_tiled_cli_run_matches_the_image_size(capsys, tiny, tmp_path):
     assert code == 0, err
     out = load_image(tmp_path / "out" / "big.png").rgb
     assert out.shape == (150, 200, 3) and np.isfinite(out).all()
+    code, _, err = run_cli(capsys, "enhance", src, "-o", tmp_path / "fast", "--model", tiny,
+                           "--tile", "64", "--overlap", "16", "--tile-refine", "0")
+    assert code == 0, err
+    fast = load_image(tmp_path / "fast" / "big.png").rgb
+    assert fast.shape == out.shape and not np.array_equal(fast, out)  # the option reaches the tiler
+
+
+def test_tile_refine_default_is_the_library_default():
+    import argparse
+
+    from uptflow.commands.enhance import add_common_arguments
+    from uptflow.tiled_enhance import DEFAULT_REFINE
+
+    p = argparse.ArgumentParser()
+    add_common_arguments(p, temperature=0.0, samples=1)
+    assert p.parse_args(["-o", "x"]).tile_refine == DEFAULT_REFINE
 
 
 def test_output_path_that_is_a_file(capsys, tiny, lol_dir, tmp_path):
@@ -140,6 +156,7 @@ def test_output_would_overwrite_input(capsys, tiny, lol_dir, tmp_path):
     (["--tile", "32"], "tile must be >= 64"),
     (["--tile", "64", "--overlap", "64"], "overlap"),
     (["--overlap", "-2"], "overlap"),
+    (["--tile-refine", "-1"], "tile refinement passes"),
     (["--samples", "0"], "samples"),
     (["--samples", "3"], "needs --temperature > 0"),
     (["--seed", "-1"], "seed"),

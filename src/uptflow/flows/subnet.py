@@ -7,10 +7,10 @@ It is an ordinary (non-invertible) network: it only produces shifts and scales.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from uptflow.flows.actnorm import ActNorm
+from uptflow.nets.pooled_stats import pooled_max, pooled_mean
 
 
 class Conv2dActNorm(nn.Conv2d):
@@ -53,7 +53,8 @@ class ChannelGate(nn.Module):
                                  nn.Linear(channels // reduction, channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        att = self.mlp(F.adaptive_avg_pool2d(x, 1)) + self.mlp(F.adaptive_max_pool2d(x, 1))
+        # pooled_* = global avg / max pool, or the whole image's when tiles share statistics
+        att = self.mlp(pooled_mean(self, "avg", x)) + self.mlp(pooled_max(self, "max", x))
         return x * torch.sigmoid(att)[:, :, None, None]
 
 

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from uptflow.nets import pooled_stats
 from uptflow.nets.strips import empty_like_layout, strip_bounds, strip_map
 
 
@@ -61,6 +62,8 @@ class ChannelAttention(nn.Module):
         """``attn(norm(x))``; ``norm`` (a per-pixel LayerNorm or None) is applied strip by strip
         in inference, so the normalised map never exists whole."""
         bounds = strip_bounds(x.shape[-2], x.shape[-1], radius=1)
+        if bounds is None and pooled_stats.active() is not None and not torch.is_grad_enabled():
+            bounds = [(0, x.shape[-2], 0, x.shape[-2])]  # one strip: the path that shares statistics
         if bounds is not None:
             return self._two_pass(x, bounds, norm)
         if norm is not None:
@@ -95,13 +98,24 @@ class ChannelAttention(nn.Module):
             y = F.conv2d(F.conv2d(s, w_qkv[lo:hi]), w_dw[lo:hi], padding=1, groups=hi - lo)
             return y[:, :, r0:r1]
 
+        st = pooled_stats.active()
+        core = None if st is None or not st.record else st.core_mask(h, w, x.device)
         gram = torch.zeros(b, heads, d, d, dtype=acc, device=x.device)
         sq = torch.zeros(b, 2, heads, d, dtype=acc, device=x.device)
+        if core is not None:  # the same sums over the tile's core region only
+            core_gram, core_sq = torch.zeros_like(gram), torch.zeros_like(sq)
         for r0, r1, a0, a1 in bounds:
             qk = local(x[:, :, a0:a1], 0, 2 * c, r0 - a0, r1 - a0).reshape(b, 2, heads, d, -1).to(acc)
             q, k = qk.unbind(1)
             gram += q @ k.transpose(-2, -1)
             sq += qk.square().sum(-1)
+            if core is not None:
+                m = core[r0:r1].reshape(-1).to(acc)
+                core_gram += (q * m) @ k.transpose(-2, -1)
+                core_sq += (qk.square() * m).sum(-1)
+        if st is not None:
+            gram, sq = self._shared(st, gram, sq, (core_gram, core_sq, float(core.sum())) if core is not None
+                                    else (gram, sq, float(h * w)))
         norms = sq.sqrt().clamp_min(1e-12)  # F.normalize's eps
         attn = gram / (norms[:, 0, :, :, None] * norms[:, 1, :, None, :]) * self.temperature
         attn = attn.softmax(dim=-1)
@@ -116,6 +130,18 @@ class ChannelAttention(nn.Module):
             o = mix @ v.reshape(b, c, -1)
             out[:, :, r0:r1] = o.view(b, c, r1 - r0, w)
         return out
+
+    def _shared(self, st: pooled_stats.PooledStats, gram: torch.Tensor, sq: torch.Tensor,
+                recorded: tuple[torch.Tensor, torch.Tensor, float]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Record ``q k^T`` (B, heads, d, d) and the squared norms of q, k (B, 2, heads, d) as
+        means over the recorded pixels, and return the replayed means if there are any (the
+        attention only needs their ratios, so means and sums give the same map)."""
+        kg, ks = st.site(self, "gram"), st.site(self, "sq")
+        if st.record:
+            st.add_sum(kg, recorded[0], recorded[2])
+            st.add_sum(ks, recorded[1], recorded[2])
+        rg, rs = st.replayed(kg, gram), st.replayed(ks, sq)
+        return (gram, sq) if rg is None or rs is None else (rg, rs)
 
 
 class GatedFeedForward(nn.Module):

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from uptflow.nets.pooled_stats import pooled_mean
 from uptflow.nets.sampling import UpsampledRows
 from uptflow.nets.strips import strip_map, strip_pixels
 
@@ -132,7 +133,7 @@ class ECA(nn.Module):
         self.conv = nn.Conv1d(1, 1, 3, padding=1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = x.mean(dim=(2, 3)).unsqueeze(1)  # (B, 1, C)
+        y = pooled_mean(self, "mean", x).unsqueeze(1)  # (B, 1, C); shared across tiles if recorded
         y = torch.sigmoid(self.conv(y)).transpose(1, 2).unsqueeze(-1)  # (B, C, 1, 1)
         return x * y if torch.is_grad_enabled() else x.mul_(y)  # in place: one map less in inference
 
