@@ -2,8 +2,10 @@
 
 Large photos do not fit in memory in one forward pass, so :func:`run_tiled` runs a function over
 overlapping tiles and blends the results.  Tiling is not free for this network: its attention and
-pooling layers see the whole input, so a tile's output differs slightly from the same region of a
-whole-image pass, most near the tile's cut edges.  Blending weights therefore fall to 0 at every
+pooling layers see the whole input, so a tile's output differs from the same region of a
+whole-image pass — a lot unless the tiles share the image's pooled statistics
+(:mod:`uptflow.tiled_enhance`, using :func:`core_windows`), and then still slightly near the
+tile's cut edges.  Blending weights therefore fall to 0 at every
 edge that was cut (and stay 1 at real image borders), so each output pixel is dominated by the
 tile that saw it with most context, and the transitions between tiles are smooth.
 

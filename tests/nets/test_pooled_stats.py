@@ -10,6 +10,7 @@ from uptflow.flows.subnet import CBAM
 from uptflow.models_registry import random_model
 from uptflow.nets.pooled_stats import PooledStats, active, pooled_max, pooled_mean, use
 from uptflow.nets.restormer import ChannelAttention, ChannelLayerNorm
+from uptflow.nets.strips import strip_size
 from uptflow.nets.window_attention import LocallyEnhancedFeedForward
 from uptflow.tiling import core_windows, tile_windows
 
@@ -38,11 +39,12 @@ def _tiles():
     return list(zip(tile_windows(H, W, TILE, OVERLAP), core_windows(H, W, TILE, OVERLAP)))
 
 
+@pytest.mark.parametrize("strips", [None, 128], ids=["whole-maps", "16-row-strips"])
 @pytest.mark.parametrize("name", list(_layers()))
-def test_tiles_replaying_the_recorded_statistics_match_the_whole_map(name):
+def test_tiles_replaying_the_recorded_statistics_match_the_whole_map(name, strips):
     layer = _layers()[name]
     x = torch.randn(2, 16, H, W, generator=torch.Generator().manual_seed(1))  # batch of 2: per-sample stats
-    with torch.no_grad():
+    with torch.no_grad(), strip_size(strips):
         whole = layer(x.clone())
         rec = PooledStats(record=True)
         with use(rec):
@@ -64,6 +66,29 @@ def test_tiles_replaying_the_recorded_statistics_match_the_whole_map(name):
     assert worst_alone > 1e-3, worst_alone  # without sharing, the tiles really differ
 
 
+@pytest.mark.parametrize("name", list(_layers()))
+def test_the_whole_map_statistics_are_a_fixed_point_of_refinement(name):
+    # a refinement pass (replay + record over the cores) that starts from the exact statistics
+    # records them again: the estimate converges to the whole-image statistics, not elsewhere
+    layer = _layers()[name]
+    x = torch.randn(1, 16, H, W, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        whole = PooledStats(record=True)
+        with use(whole):
+            whole.begin()
+            layer(x.clone())
+        exact = whole.finalize()
+        refine = PooledStats(replay=exact, record=True)
+        with use(refine):
+            for (y0, y1, x0, x1), core in _tiles():
+                refine.begin(core, (y1 - y0, x1 - x0))
+                layer(x[:, :, y0:y1, x0:x1].clone())
+        again = refine.finalize()
+    assert again.keys() == exact.keys() and len(exact) >= 1
+    for k in exact:
+        assert torch.allclose(again[k], exact[k], rtol=1e-5, atol=1e-6), k
+
+
 def test_pooled_mean_and_max_over_cores_equal_the_whole_map():
     x = torch.randn(3, 5, H, W)
     key_owner = torch.nn.Identity()
@@ -79,16 +104,15 @@ def test_pooled_mean_and_max_over_cores_equal_the_whole_map():
     assert kx[1] == "x" and torch.equal(mx, x.amax(dim=(2, 3)))
 
 
-def test_core_mask_scales_to_coarser_maps():
+def test_core_box_scales_to_coarser_maps():
     st = PooledStats()
     st.begin((3, 9, 0, 16), (16, 16))
-    m = st.core_mask(8, 8, torch.device("cpu"))
-    assert m.shape == (8, 8) and m[:, 0].tolist() == [0, 0, 1, 1, 1, 0, 0, 0]  # rows 1.5 -> 2 .. 4.5 -> 5
-    assert m[2].sum() == 8
-    tiny = st.core_mask(1, 1, torch.device("cpu"))
-    assert tiny.sum() == 1  # never empty
+    assert st.core_box(8, 8) == (2, 5, 0, 8)  # rows 1.5 -> 2 .. 4.5 -> 5 (half up, the same for every tile)
+    assert st.core_box(1, 1) == (0, 1, 0, 1)  # never empty
+    st.begin((15, 16, 15, 16), (16, 16))
+    assert st.core_box(2, 2) == (1, 2, 1, 2)  # never past the map
     st.begin()
-    assert st.core_mask(8, 8, torch.device("cpu")) is None
+    assert st.core_box(8, 8) is None
     with pytest.raises(ValueError, match="frame"):
         st.begin((0, 1, 0, 1))
 

@@ -2,8 +2,8 @@
 
 Multi-Dconv head transposed attention attends across *channels* (a C/heads x C/heads map per
 head), so its cost is linear in the number of pixels — that is what lets the R-branch run at full
-resolution.  Note that it pools over the whole image: a tiled run is not identical to a
-whole-image run.
+resolution.  It pools over the whole image, so tiles of a tiled run share the whole image's
+``q k^T`` and norms through :mod:`uptflow.nets.pooled_stats`.
 """
 
 from __future__ import annotations
@@ -99,23 +99,25 @@ class ChannelAttention(nn.Module):
             return y[:, :, r0:r1]
 
         st = pooled_stats.active()
-        core = None if st is None or not st.record else st.core_mask(h, w, x.device)
+        box = None if st is None or not st.record else st.core_box(h, w)
         gram = torch.zeros(b, heads, d, d, dtype=acc, device=x.device)
         sq = torch.zeros(b, 2, heads, d, dtype=acc, device=x.device)
-        if core is not None:  # the same sums over the tile's core region only
+        if box is not None:  # the same sums over the tile's core region only
             core_gram, core_sq = torch.zeros_like(gram), torch.zeros_like(sq)
         for r0, r1, a0, a1 in bounds:
             qk = local(x[:, :, a0:a1], 0, 2 * c, r0 - a0, r1 - a0).reshape(b, 2, heads, d, -1).to(acc)
             q, k = qk.unbind(1)
             gram += q @ k.transpose(-2, -1)
             sq += qk.square().sum(-1)
-            if core is not None:
-                m = core[r0:r1].reshape(-1).to(acc)
-                core_gram += (q * m) @ k.transpose(-2, -1)
-                core_sq += (qk.square() * m).sum(-1)
+            if box is not None and min(r1, box[1]) > max(r0, box[0]):
+                rows = slice(max(r0, box[0]) - r0, min(r1, box[1]) - r0)
+                qkc = qk.reshape(b, 2, heads, d, r1 - r0, w)[..., rows, box[2]:box[3]].reshape(b, 2, heads, d, -1)
+                core_gram += qkc[:, 0] @ qkc[:, 1].transpose(-2, -1)
+                core_sq += qkc.square().sum(-1)
         if st is not None:
-            gram, sq = self._shared(st, gram, sq, (core_gram, core_sq, float(core.sum())) if core is not None
-                                    else (gram, sq, float(h * w)))
+            recorded = (gram, sq, float(h * w)) if box is None else \
+                (core_gram, core_sq, float((box[1] - box[0]) * (box[3] - box[2])))
+            gram, sq = self._shared(st, gram, sq, recorded)
         norms = sq.sqrt().clamp_min(1e-12)  # F.normalize's eps
         attn = gram / (norms[:, 0, :, :, None] * norms[:, 1, :, None, :]) * self.temperature
         attn = attn.softmax(dim=-1)
