@@ -32,6 +32,7 @@ from typing import Callable
 
 import torch
 
+from uptflow.inference import trim_heap
 from uptflow.model import UPTFlow, pad_to_multiple
 from uptflow.nets.pooled_stats import Key, PooledStats, use
 from uptflow.tiling import core_windows, run_tiled, tile_windows
@@ -94,6 +95,8 @@ def enhance_tiled(model: UPTFlow, low: torch.Tensor, tile: int, overlap: int, te
     cores = core_windows(h, w, tile, overlap)
     total = 1 + (refine + 1) * len(windows)
     stats = _record_subsampled(model, low, factor)
+    if low.device.type == "cpu":
+        trim_heap()
     if progress is not None:
         progress(1, total)
 
@@ -116,10 +119,14 @@ def enhance_tiled(model: UPTFlow, low: torch.Tensor, tile: int, overlap: int, te
             padded = pad_to_multiple(t, s)
             shared.begin(core, (padded.shape[-2], padded.shape[-1]))
             if z_full is None:
-                return model.enhance(t)
-            ly, lx = y0 // s, x0 // s
-            z = z_full[:, :, ly:ly + padded.shape[-2] // s, lx:lx + padded.shape[-1] // s]
-            return model.decode(z, padded)[..., :th, :tw].clamp(0.0, 1.0)
+                y = model.enhance(t)
+            else:
+                ly, lx = y0 // s, x0 // s
+                z = z_full[:, :, ly:ly + padded.shape[-2] // s, lx:lx + padded.shape[-1] // s]
+                y = model.decode(z, padded)[..., :th, :tw].clamp(0.0, 1.0)
+            if y.device.type == "cpu":
+                trim_heap()  # the tile's activations are free now; keep the heap from growing
+            return y
 
         offset = 1 + p * len(windows)
         report = None if progress is None else (lambda i, n, o=offset: progress(o + i, total))
