@@ -11,8 +11,9 @@ is what did not fit in memory.  So they are estimated:
 1. **Sub-sampled pass.** The network runs once on ``low[..., ::f, ::f]`` with ``f`` chosen so
    that pass has no more pixels than a tile, and records every pooled statistic.  Sub-sampling
    (not area down-scaling) keeps the per-pixel noise and texture the features respond to: on
-   the benchmark images it is 3-8x closer to the full-size statistics than an area-down-scaled
-   image.
+   kodim23 its summed statistics are 3-4x closer to the full-size ones than those of an image
+   area-down-scaled by 2 (CBAM's max: about the same), and tiles replaying them are 37.7 dB
+   instead of 29.8 dB from the whole-image result.
 2. **Refinement passes** (``refine``, default 1): a pass over the tiles that replays the
    current estimate and records each statistic again over the tiles' own, non-overlapping
    parts (:func:`uptflow.tiling.core_windows`) — full-resolution features, every pixel counted
@@ -85,7 +86,7 @@ def enhance_tiled(model: UPTFlow, low: torch.Tensor, tile: int, overlap: int, te
         raise ValueError(f"refine must be an integer >= 0, got {refine!r}")
     b, _, h, w = low.shape
     factor = subsample_factor(h, w, tile)
-    if factor == 1 or (h <= tile and w <= tile):
+    if factor == 1:  # also when h, w <= tile
         with torch.no_grad():
             out = model.enhance(low, temperature=temperature, generator=generator)
         if progress is not None:

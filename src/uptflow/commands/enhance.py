@@ -31,8 +31,9 @@ outputs: OUTDIR/NAME{suffix}.EXT, or NAME{suffix}_s0.EXT ... with --samples N > 
 grey inputs are enhanced as RGB (grey replicated) and saved as RGB; EXIF orientation is applied.
 Images that would not fit in memory are tiled automatically (--tile 0 disables; --tile N forces
 N-pixel tiles). Tiles share the whole image's pooled statistics: a sub-sampled pass estimates
-them and --tile-refine passes over the tiles refine them, so a tiled result stays within about
-0.5 dB of a whole-image one (each pass costs about one whole-image run). Exit code: 0 if every image was enhanced, 1 if any failed or on a usage error.
+them and N = --tile-refine passes over the tiles refine them, so a tiled result stays within
+about 0.5 dB of a whole-image one; a tiled run takes about (N + 1) x the time of plain tiles.
+Exit code: 0 if every image was enhanced, 1 if any failed or on a usage error.
 
 examples:
   uptflow enhance photo.jpg -o out/ --model my_model.safetensors
