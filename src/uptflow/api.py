@@ -28,8 +28,9 @@ import numpy as np
 import torch
 
 from uptflow.config import UPTFlowConfig
+from uptflow.inference import BYTES_PER_PIXEL_PER_WIDTH
 from uptflow.inference import bytes_per_pixel as inference_bytes_per_pixel
-from uptflow.model import UPTFlow, pad_to_multiple
+from uptflow.model import UPTFlow
 from uptflow.models_registry import ModelSpec, load_cached, resolve_device
 from uptflow.tiled_enhance import DEFAULT_REFINE
 

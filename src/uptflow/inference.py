@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 
 import torch
 
@@ -35,14 +36,8 @@ def limit_allocator_caching(threshold_bytes: int = 1 << 20) -> bool:
     the threshold (as ``MALLOC_MMAP_THRESHOLD_`` would) is process-wide, so it is opt-in: call
     it once at the start of an inference program.  Returns False where glibc is not available.
     """
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, int(threshold_bytes)))
-    except (OSError, AttributeError):
-        return False
+    mallopt = getattr(_libc(), "mallopt", None)
+    return bool(mallopt(_M_MMAP_THRESHOLD, int(threshold_bytes))) if mallopt is not None else False
 
 
 def trim_heap() -> bool:
@@ -52,13 +47,20 @@ def trim_heap() -> bool:
     without a trim glibc keeps that memory and fragments it, so the process's peak RSS drifts up
     tile after tile.
     """
+    malloc_trim = getattr(_libc(), "malloc_trim", None)
+    return bool(malloc_trim(0)) if malloc_trim is not None else False
+
+
+@functools.lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL | None:
+    """The C library, looked up once (``None`` where it cannot be found or loaded)."""
     name = ctypes.util.find_library("c")
     if name is None:
-        return False
+        return None
     try:
-        return bool(ctypes.CDLL(name).malloc_trim(0))
-    except (OSError, AttributeError):
-        return False
+        return ctypes.CDLL(name)
+    except OSError:
+        return None
 
 
 def bytes_per_pixel(config: UPTFlowConfig) -> float:

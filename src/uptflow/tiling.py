@@ -68,12 +68,7 @@ def tile_windows(h: int, w: int, tile: int, overlap: int) -> list[Window]:
     Raises:
         ValueError: non-positive sizes, negative overlap, or ``overlap >= tile``.
     """
-    if h < 1 or w < 1:
-        raise ValueError(f"image size must be positive, got {h}x{w}")
-    if tile < 1:
-        raise ValueError(f"tile size must be positive, got {tile}")
-    if overlap < 0 or overlap >= tile:
-        raise ValueError(f"overlap must be in [0, tile), got overlap={overlap} for tile={tile}")
+    _check_tiling(h, w, tile, overlap)
     th, tw = min(tile, h), min(tile, w)
     return [
         (y0, y0 + th, x0, x0 + tw)
@@ -82,11 +77,18 @@ def tile_windows(h: int, w: int, tile: int, overlap: int) -> list[Window]:
     ]
 
 
-def _axis_cores(n: int, tile: int, overlap: int) -> list[tuple[int, int]]:
-    """Per tile along one axis, the half-open range it *owns*: neighbours split their overlap
-    at its midpoint, so the ranges partition ``[0, n)``."""
-    starts = _axis_starts(n, tile, overlap)
-    length = min(tile, n)
+def _check_tiling(h: int, w: int, tile: int, overlap: int) -> None:
+    if h < 1 or w < 1:
+        raise ValueError(f"image size must be positive, got {h}x{w}")
+    if tile < 1:
+        raise ValueError(f"tile size must be positive, got {tile}")
+    if overlap < 0 or overlap >= tile:
+        raise ValueError(f"overlap must be in [0, tile), got overlap={overlap} for tile={tile}")
+
+
+def _axis_cores(n: int, starts: list[int], length: int) -> list[tuple[int, int]]:
+    """Per tile along one axis (tiles of ``length`` at ``starts``), the half-open range it
+    *owns*: neighbours split their overlap at its midpoint, so the ranges partition ``[0, n)``."""
     cuts = [0] + [(starts[i] + length + starts[i + 1]) // 2 for i in range(len(starts) - 1)] + [n]
     return [(cuts[i], cuts[i + 1]) for i in range(len(starts))]
 
@@ -95,12 +97,12 @@ def core_windows(h: int, w: int, tile: int, overlap: int) -> list[Window]:
     """The part of each window of :func:`tile_windows` (same order) that the tile owns, in the
     tile's own coordinates ``(y0, y1, x0, x1)``: the owned parts partition the image.  Used to
     pool image-level statistics over tiles with every pixel counted once."""
-    tile_windows(h, w, tile, overlap)  # validates the arguments
+    _check_tiling(h, w, tile, overlap)
     ys, xs = _axis_starts(h, tile, overlap), _axis_starts(w, tile, overlap)
     return [
         (cy0 - y0, cy1 - y0, cx0 - x0, cx1 - x0)
-        for y0, (cy0, cy1) in zip(ys, _axis_cores(h, tile, overlap))
-        for x0, (cx0, cx1) in zip(xs, _axis_cores(w, tile, overlap))
+        for y0, (cy0, cy1) in zip(ys, _axis_cores(h, ys, min(tile, h)))
+        for x0, (cx0, cx1) in zip(xs, _axis_cores(w, xs, min(tile, w)))
     ]
 
 
