@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Iterator
 
 import torch
@@ -34,7 +35,9 @@ __all__ = ["PooledStats", "active", "use", "pooled_mean", "pooled_max", "Key"]
 
 Key = tuple[int, str, int, str]  # (module id, statistic name, call number in the pass, "sum" | "max")
 
-_active: "PooledStats | None" = None
+#: The statistics of the current context.  A context variable, not a module global: a tiled
+#: enhancement in one thread must not replay its statistics into a whole-image pass in another.
+_active: "ContextVar[PooledStats | None]" = ContextVar("uptflow_pooled_stats", default=None)
 
 
 class PooledStats:
@@ -140,24 +143,24 @@ def _scaled(v: int, size: int, frame: int) -> int:
 
 def active() -> PooledStats | None:
     """The :class:`PooledStats` the pooling layers use now, or ``None`` (pool own input)."""
-    return _active
+    return _active.get()
 
 
 @contextmanager
 def use(stats: PooledStats | None) -> Iterator[PooledStats | None]:
-    """Make ``stats`` active inside the block (``None``: layers pool their own input)."""
-    global _active
-    old, _active = _active, stats
+    """Make ``stats`` active inside the block, for this thread / context only (``None``:
+    layers pool their own input)."""
+    token = _active.set(stats)
     try:
         yield stats
     finally:
-        _active = old
+        _active.reset(token)
 
 
 def pooled_mean(module: nn.Module, name: str, x: torch.Tensor) -> torch.Tensor:
     """Global average pool ``(B, C, H, W) -> (B, C)``, recorded / replayed when a
     :class:`PooledStats` is active."""
-    st = _active
+    st = _active.get()
     if st is None:
         return x.mean(dim=(2, 3))
     key = st.site(module, name)
@@ -170,7 +173,7 @@ def pooled_mean(module: nn.Module, name: str, x: torch.Tensor) -> torch.Tensor:
 
 def pooled_max(module: nn.Module, name: str, x: torch.Tensor) -> torch.Tensor:
     """Global max pool ``(B, C, H, W) -> (B, C)``, recorded / replayed like :func:`pooled_mean`."""
-    st = _active
+    st = _active.get()
     if st is None:
         return x.amax(dim=(2, 3))
     key = st.site(module, name, "max")

@@ -11,31 +11,36 @@ gradients enabled the whole map is processed at once, so training is unchanged.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Callable, Iterator
 
 import torch
 
-#: Pixels per strip (rows = this // width, at least ``_MIN_ROWS``); ``None`` disables strips.
-_strip_pixels: int | None = 1 << 12
+#: Pixels per strip by default (rows = this // width, at least ``_MIN_ROWS``).
+DEFAULT_STRIP_PIXELS = 1 << 12
 _MIN_ROWS = 16
+
+#: The strip size of the current context (``None`` disables strips).  A context variable, not a
+#: module global, so one thread (or asyncio task) changing it never affects another's pass.
+_strip_pixels: ContextVar[int | None] = ContextVar("uptflow_strip_pixels", default=DEFAULT_STRIP_PIXELS)
 
 
 def strip_pixels() -> int | None:
     """The current strip size in pixels (``None``: strips disabled)."""
-    return _strip_pixels
+    return _strip_pixels.get()
 
 
 @contextmanager
 def strip_size(pixels: int | None) -> Iterator[None]:
-    """Temporarily set the strip size in pixels (``None`` = whole map at once, the reference)."""
-    global _strip_pixels
+    """Set the strip size in pixels inside the block, for this thread / context only
+    (``None`` = whole map at once, the reference)."""
     if pixels is not None and int(pixels) < 1:
         raise ValueError(f"strip size must be a positive number of pixels or None, got {pixels}")
-    old, _strip_pixels = _strip_pixels, None if pixels is None else int(pixels)
+    token = _strip_pixels.set(None if pixels is None else int(pixels))
     try:
         yield
     finally:
-        _strip_pixels = old
+        _strip_pixels.reset(token)
 
 
 def strip_bounds(h: int, w: int, radius: int) -> list[tuple[int, int, int, int]] | None:
@@ -45,9 +50,10 @@ def strip_bounds(h: int, w: int, radius: int) -> list[tuple[int, int, int, int]]
     ``a0:a1`` (the strip plus up to ``radius`` halo rows each side), or ``None`` when the map
     should be processed whole (strips disabled, autograd on, or the map fits in one strip).
     """
-    if _strip_pixels is None or torch.is_grad_enabled():
+    pixels = _strip_pixels.get()
+    if pixels is None or torch.is_grad_enabled():
         return None
-    rows = max(_MIN_ROWS, _strip_pixels // max(w, 1), radius + 1)
+    rows = max(_MIN_ROWS, pixels // max(w, 1), radius + 1)
     if rows >= h:
         return None
     return [(r0, min(r0 + rows, h), max(r0 - radius, 0), min(r0 + rows + radius, h)) for r0 in range(0, h, rows)]
