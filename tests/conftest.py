@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,12 @@ def shared_dir() -> Path:
     return SHARED
 
 
+_THREADS = int(os.environ.get("UPTFLOW_TEST_THREADS", "2"))
+
+
 @pytest.fixture(autouse=True)
 def _two_threads():
-    # CI has 2 cores; keep results and timing comparable to it everywhere.
-    torch.set_num_threads(2)
+    # CI has 2 cores; keep results and timing comparable to it everywhere.  UPTFLOW_TEST_THREADS=1
+    # lets a run share the machine with other work (a training run, another test run).
+    torch.set_num_threads(_THREADS)
     yield
