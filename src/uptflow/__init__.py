@@ -4,6 +4,7 @@ Public API (names are stable; other code and external checks use them):
 
 - :class:`UPTFlow`, :data:`presets`, :func:`load_model`
 - :func:`enhance` (images, arrays, tensors or paths in, the same type out)
+- :func:`enhance_video` (video file -> video file), :func:`enhance_frames` (generator over frames)
 
 Heavy sub-modules are imported lazily so that ``uptflow --help`` stays fast.
 """
@@ -22,6 +23,8 @@ _LAZY = {
     "load_model": ("uptflow.checkpoints", "load_model"),
     "checkpoints": ("uptflow.checkpoints", None),
     "enhance": ("uptflow.api", "enhance"),
+    "enhance_video": ("uptflow.video.api", "enhance_video"),
+    "enhance_frames": ("uptflow.video.stream", "enhance_frames"),
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -81,8 +81,12 @@ def add_parser(sub) -> None:
         description="Enhance low-light photos with UPT-Flow. Bad files are reported in one line and "
                     "skipped; the rest of the batch goes on.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, folders or glob patterns")
     add_common_arguments(p, temperature=0.0, samples=1)
+    from uptflow.video.cli import VIDEO_EPILOG, add_arguments as add_video_arguments
+
+    add_video_arguments(p)  # --codec --crf --frames-out --fps --frame-by-frame
+    p.epilog = EPILOG + VIDEO_EPILOG
     p.set_defaults(run=run)
 
 
@@ -121,7 +125,12 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
     if args.temperature == 0 and args.samples > 1:
         raise ValueError("--samples > 1 needs --temperature > 0 (at temperature 0 every sample is identical)")
     check_output_options(args)
-    files = list_images(inputs, recursive=args.recursive)
+    videos: list = []
+    if hasattr(args, "codec"):  # `enhance` (not `sample`): videos go to uptflow.video
+        from uptflow.video.cli import split_inputs
+
+        inputs, videos = split_inputs(inputs, args.recursive, args.fps)
+    files = list_images(inputs, recursive=args.recursive) if inputs or not videos else []
     out_dir = prepare_output_dir(Path(args.output), "-o")
     device = resolve_device(args.device)
     model = load_cached(args.model, device)
@@ -194,9 +203,14 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
             claimed[t.resolve()] = src
         done += 1
     bar.close()
+    if videos:
+        from uptflow.video.cli import run_videos
+
+        v_done, v_failed = run_videos(videos, args, out_dir, model, device, claimed, prog, seed)
+        done, failed = done + v_done, failed + v_failed
 
     elapsed = time.perf_counter() - start
-    noun = "image" if done == 1 else "images"
+    noun = ("image" if done == 1 else "images") if not videos else ("input" if done == 1 else "inputs")
     each = f", {args.samples} samples each" if args.samples > 1 else ""
     fail = f" ({failed} failed)" if failed else ""
     print(f"enhanced {done} {noun}{each}{fail} in {elapsed:.1f} s -> {out_dir}")

@@ -76,6 +76,8 @@ class VideoReader:
         self.frames_decoded = 0
         #: why decoding stopped early, or ``None`` when the stream ended normally
         self.problem: str | None = None
+        #: the header says so, or the frame intervals seen so far were not all equal
+        self.variable_rate = self.info.variable_rate
 
     def __enter__(self) -> "VideoReader":
         return self
@@ -95,6 +97,7 @@ class VideoReader:
         """Yield ``("frame", DecodedFrame)`` and ``("audio", av.Packet)`` in file order."""
         av = self._av
         last_pts: int | None = None
+        gaps = (1 << 62, 0)  # smallest and largest step between timestamps seen
         period = self._period_ticks()
         packets = self.container.demux(self.video, *self.audio)
         while True:
@@ -121,7 +124,34 @@ class VideoReader:
                     pts = 0 if last_pts is None else last_pts + period
                 elif last_pts is not None and pts <= last_pts:
                     pts = last_pts + 1
+                if last_pts is not None:
+                    gaps = (min(gaps[0], pts - last_pts), max(gaps[1], pts - last_pts))
                 last_pts = pts
                 rgb = frame_to_rgb(frame)
                 yield "frame", DecodedFrame(rgb, int(pts), self.frames_decoded, int(frame.rotation or 0))
                 self.frames_decoded += 1
+        if self.problem is None and self.frames_decoded:
+            self.problem = self._ended_early(last_pts, period)
+        self.variable_rate = self.info.variable_rate or gaps[1] > 1.1 * gaps[0] + 1
+
+    def _ended_early(self, last_pts: int | None, period: int) -> str | None:
+        """Why the stream looks cut short, from the header's frame count or duration, or ``None``.
+
+        FFmpeg decodes a truncated Matroska/MPEG-TS file without complaint; the header still
+        says how long it was.  The container duration is trusted only without audio (an audio
+        track may legitimately outlast the video)."""
+        info = self.info
+        if info.frames and self.frames_decoded < info.frames:
+            return f"{self.frames_decoded} of {info.frames} frames decoded"
+        duration = None
+        if self.video.duration is not None:
+            duration = float(self.video.duration * self.video.time_base)
+        elif not self.audio and self.container.duration:
+            duration = self.container.duration / 1_000_000
+        if duration is None or last_pts is None:
+            return None
+        start = float((self.video.start_time or 0) * info.time_base)
+        decoded = float(last_pts * info.time_base) - start + float(period * info.time_base)
+        if decoded < duration - 2.5 * float(period * info.time_base):
+            return f"the stream ends at {decoded:.2f} s, the header says {duration:.2f} s"
+        return None

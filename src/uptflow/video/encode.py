@@ -103,7 +103,7 @@ class VideoWriter:
         rate: nominal frame rate (for rate control and the container header).
         time_base: unit of the timestamps passed to :meth:`write`.
         audio: source audio streams to remux (their packets come through :meth:`mux_audio`).
-        muxer: FFmpeg muxer name; default from :func:`container_for`.
+        muxer: FFmpeg muxer name; ``None``: guessed by FFmpeg from ``dst``'s extension.
     """
 
     def __init__(self, dst: str | os.PathLike[str], codec: str = DEFAULT_CODEC, crf: int | None = None,
@@ -115,19 +115,24 @@ class VideoWriter:
         self.crf = DEFAULT_CRF if crf is None and codec == "libx264" else crf
         self.rate = Fraction(rate) if rate else Fraction(25)
         self.time_base = Fraction(time_base) if time_base else 1 / self.rate
-        self.muxer = muxer or container_for(codec)[1]
+        self.muxer = muxer
         self.notes: list[str] = []
         self.frames = 0
         self._audio_src = list(audio)
         self._audio_map: dict[int, Any] = {}
         self._pending: list[Any] = []  # audio packets that arrive before the first video frame
         self._stream: Any = None
-        self.tmp = self.dst.parent / f".{self.dst.name}.{secrets.token_hex(4)}.tmp"
+        # hidden, clearly temporary, and with dst's extension so FFmpeg can pick the muxer from it
+        self.tmp = self.dst.parent / f".{self.dst.stem}.{secrets.token_hex(4)}.tmp{self.dst.suffix}"
         try:
             self.container = self.av.open(str(self.tmp), mode="w", format=self.muxer)
         except (self.av.error.FFmpegError, OSError, ValueError) as err:
             self._unlink()
             raise VideoError(f"cannot create {self.dst} ({_ffmpeg_reason(err)})") from None
+        if self.codec.name not in self.container.supported_codecs:
+            self.abort()
+            raise VideoError(f"a {self.dst.suffix or self.container.format.name} file cannot hold codec "
+                             f"{self.codec.name!r}; use .mkv")
 
     # ----------------------------------------------------------------------------- set-up
     def _open(self, width: int, height: int, rotation: int) -> None:
@@ -150,7 +155,7 @@ class VideoWriter:
         for src in self._audio_src:
             name = src.codec_context.name
             if name not in self.container.supported_codecs:
-                self.notes.append(f"audio ({name}) dropped: the {self.muxer} container cannot hold it")
+                self.notes.append(f"audio ({name}) dropped: the {self.container.format.name} container cannot hold it")
                 continue
             try:
                 self._audio_map[src.index] = self.container.add_stream_from_template(src)

@@ -84,9 +84,17 @@ def _signature(head: bytes) -> str | None:
     return None
 
 
+_IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
+
+
+def _is_image(head: bytes) -> bool:
+    return head.startswith(_IMAGE_MAGIC) or (head.startswith(b"RIFF") and head[8:12] == b"WEBP")
+
+
 def looks_like_video(path: str | os.PathLike[str]) -> bool:
     """``True`` if ``path`` is a file whose first bytes are a video container's signature, or
-    whose extension is a video one (then :func:`probe` reports if it is not really one)."""
+    whose extension is a video one (then :func:`probe` reports if it is not really one).  A file
+    whose bytes are a PNG/JPEG/GIF/BMP/TIFF/WebP image is never a video, whatever its name."""
     p = Path(path)
     if not p.is_file():
         return False
@@ -95,6 +103,8 @@ def looks_like_video(path: str | os.PathLike[str]) -> bool:
             head = f.read(512)
     except OSError:
         return p.suffix.lower() in VIDEO_EXTENSIONS
+    if _is_image(head):
+        return False
     return _signature(head) is not None or p.suffix.lower() in VIDEO_EXTENSIONS
 
 
@@ -156,7 +166,8 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         if any(tag in name for tag in _IMAGE_DEMUXERS):
             raise VideoError(f"not a video (FFmpeg reads it as an image: {name})")
         if not container.streams.video:
-            raise VideoError("no video stream in the file")
+            raise VideoError("no video stream in the file" if len(container.streams)
+                             else "no streams found (truncated or damaged file?)")
         vs = container.streams.video[0]
         cc = vs.codec_context
         if not cc.width or not cc.height:
