@@ -128,7 +128,7 @@ class VideoReader:
                     gaps = (min(gaps[0], pts - last_pts), max(gaps[1], pts - last_pts))
                 last_pts = pts
                 rgb = frame_to_rgb(frame)
-                yield "frame", DecodedFrame(rgb, int(pts), self.frames_decoded, int(frame.rotation or 0))
+                yield "frame", DecodedFrame(rgb, int(pts), self.frames_decoded, int(getattr(frame, "rotation", 0) or 0))
                 self.frames_decoded += 1
         if self.problem is None and self.frames_decoded:
             self.problem = self._ended_early(last_pts, period)

@@ -150,7 +150,10 @@ class VideoWriter:
             opts.setdefault("preset", "medium")
         s.options = opts
         if rotation:
-            s.set_display_rotation(rotation)
+            if hasattr(s, "set_display_rotation"):  # PyAV >= 18
+                s.set_display_rotation(rotation)
+            else:
+                self.notes.append(f"rotation {rotation} degrees not kept (needs PyAV >= 18)")
         self._stream = s
         for src in self._audio_src:
             name = src.codec_context.name
