@@ -112,10 +112,12 @@ def main() -> None:
 
     import torch
 
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from machine_info import describe  # benchmarks/ is not a package
+
     cuda = torch.cuda.is_available()
-    cpu_name = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
-    print(f"model {Path(args.model).name}; CPU {cpu_name}, {args.threads} threads; measured on a shared, busy "
-          f"machine (other jobs running): upper bounds on time")
+    print(f"model {Path(args.model).name}; {describe(args.threads)}")
+    print("measured on a shared, busy machine (other jobs running): times are upper bounds")
     print()
     head = "| frame size | frames | tile | CPU frames/s | CPU peak RSS MiB |" + (" GPU frames/s | GPU peak MiB |" if cuda else "")
     print(head)

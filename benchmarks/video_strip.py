@@ -20,7 +20,6 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from uptflow.imageio import read_rgb  # noqa: E402
 from uptflow.video.stream import FrameEnhancer, TemporalOptions  # noqa: E402
 from uptflow.video.synthetic import NightClip  # noqa: E402
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 import uptflow
 from uptflow.api import enhance_tensor
@@ -56,12 +55,13 @@ def test_enhance_frames_generator_keeps_dtype_and_is_lazy(bundled_model):
         list(uptflow.enhance_frames([np.zeros((4, 4))], model=bundled_model))
 
 
-def test_large_frames_are_tiled(bundled_model):
+def test_large_frames_are_tiled():
     """Frames larger than the tile are tiled by enhance_tensor (as images are); the result has the
-    frame's size and the temporal filter still runs."""
-    enh = FrameEnhancer(bundled_model, TemporalOptions(), tile=64, overlap=16)
+    frame's size and the temporal filter still runs (a tiny random model: shapes only)."""
+    model = uptflow.UPTFlow.from_preset("tiny").eval()
+    enh = FrameEnhancer(model, TemporalOptions(), tile=64, overlap=16, tile_refine=0)
     f = night_frames(2, h=72, w=136)
     a, b = enh(f[0] / np.float32(255)), enh(f[1] / np.float32(255))
-    assert a.shape == b.shape == (72, 136, 3)
+    assert a.shape == b.shape == (72, 136, 3) and np.isfinite(b).all()
     assert enh.stats.value is None  # tiled frames share statistics across their tiles instead
-    torch.testing.assert_close(torch.tensor(a).mean(), torch.tensor(b).mean(), atol=0.02, rtol=0)
+    assert enh.denoiser._prev is not None

@@ -138,8 +138,10 @@ def enhance_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], mode
     """
     from tqdm import tqdm
 
+
     from uptflow.model import UPTFlow
     from uptflow.models_registry import load_cached, resolve_device
+    from uptflow.video.probe import expected_frames
 
     src_p, dst_p = Path(src), Path(dst)
     if dst_p.is_dir():
@@ -155,7 +157,7 @@ def enhance_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], mode
         info = source.info
         writer = VideoWriter(dst_p, codec, crf, info.rate, info.time_base, source.audio)
         frames_dir = Path(frames_out) if frames_out is not None else None
-        with tqdm(total=info.frames, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
+        with tqdm(total=expected_frames(info), unit="frame", disable=not progress, dynamic_ncols=True) as bar:
             n = transcode(source, writer, enhancer, frames_dir, bar.update)
         notes = list(writer.notes)
         if getattr(source, "variable_rate", False):

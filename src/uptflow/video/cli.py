@@ -145,9 +145,11 @@ def run_videos(jobs: list[VideoJob], args: argparse.Namespace, out_dir: Path, mo
     used (by images or earlier videos) to their inputs and is updated."""
     from tqdm import tqdm
 
+
     from uptflow import api
     from uptflow.video.api import default_output, open_source, transcode
     from uptflow.video.encode import VideoWriter, check_codec
+    from uptflow.video.probe import expected_frames
     from uptflow.video.stream import FrameEnhancer, TemporalOptions
 
     done = failed = 0
@@ -202,7 +204,7 @@ def run_videos(jobs: list[VideoJob], args: argparse.Namespace, out_dir: Path, mo
                                          min(args.overlap, max(tile - 1, 0)), args.tile_refine)
                 frames_dir = frames_root / target.stem if frames_root is not None else None
                 writer = VideoWriter(target, codec, crf, info.rate, info.time_base, source.audio)
-                with tqdm(total=info.frames, unit="frame", desc=src.name, leave=False, file=sys.stderr,
+                with tqdm(total=expected_frames(info), unit="frame", desc=src.name, leave=False, file=sys.stderr,
                           dynamic_ncols=True, disable=True if args.quiet else None) as bar:
                     n = transcode(source, writer, enhancer, frames_dir, bar.update)
                 notes = list(writer.notes)

@@ -25,7 +25,7 @@ from typing import Any
 
 __all__ = [
     "VIDEO_EXTENSIONS", "INSTALL_HINT", "VideoError", "VideoInfo",
-    "require_av", "looks_like_video", "probe",
+    "require_av", "looks_like_video", "probe", "expected_frames",
 ]
 
 #: Extensions taken as video even when the signature is not recognised.
@@ -135,6 +135,15 @@ class VideoInfo:
     audio: int
     variable_rate: bool = False
     metadata: dict[str, str] = field(default_factory=dict)
+
+
+def expected_frames(info: VideoInfo) -> int | None:
+    """Frame count for a progress bar: the header's, else duration x rate (MKV/WebM), else ``None``."""
+    if info.frames:
+        return info.frames
+    if info.duration_s and info.rate:
+        return max(1, round(info.duration_s * float(info.rate)))
+    return None
 
 
 def _open(path: Path) -> Any:
