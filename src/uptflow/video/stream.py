@@ -43,7 +43,7 @@ class TemporalOptions:
     """
 
     enabled: bool = True
-    stats_momentum: float = 0.8
+    stats_momentum: float = 0.9
     denoise: float = 0.25
     scene_cut: float = 0.35
 
