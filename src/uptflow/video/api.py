@@ -73,7 +73,6 @@ def transcode(source: Any, writer: VideoWriter, enhancer: Callable[[Any], Any],
     from uptflow.imageio import save_image
 
     size = None
-    writer.partial = None
     try:
         for kind, item in source.events():
             if kind == "audio":

@@ -118,6 +118,8 @@ class VideoWriter:
         self.muxer = muxer
         self.notes: list[str] = []
         self.frames = 0
+        #: the ``.partial`` file kept by :meth:`finish_partial` (set by the caller), else ``None``
+        self.partial: Path | None = None
         self._audio_src = list(audio)
         self._audio_map: dict[int, Any] = {}
         self._pending: list[Any] = []  # audio packets that arrive before the first video frame
