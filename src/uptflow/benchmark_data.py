@@ -21,7 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from uptflow.imageio import list_images, read_rgb, save_image
+from uptflow.io.listing import list_images
+
+from uptflow.io.read import read_rgb
+
+from uptflow.io.write import save_image
 
 SUBSETS = ("kodak24", "sice_val", "sice_benchmark")
 DEFAULT_SEED = 20251125

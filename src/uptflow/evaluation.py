@@ -93,7 +93,7 @@ def _json_float(v: float) -> float | str:
 
 
 def _images_by_stem(folder: Path, what: str) -> dict[str, Path]:
-    from uptflow.imageio import IMAGE_EXTENSIONS
+    from uptflow.io.formats import IMAGE_EXTENSIONS
 
     if not folder.exists():
         raise FileNotFoundError(f"{what} folder not found: {folder}")
@@ -248,7 +248,7 @@ def evaluate_model(model: Any, pairs: Sequence[Any], protocol: EvalProtocol | No
         source: extra description stored in the result (model file, data root, ...).
     """
     from uptflow import api
-    from uptflow.imageio import save_image
+    from uptflow.io.write import save_image
 
     protocol = EvalProtocol() if protocol is None else protocol
     api.check_options(temperature=temperature, tile=tile, overlap=overlap, seed=seed)
@@ -283,7 +283,7 @@ def write_results(result: EvalResult, out_dir: str | Path) -> dict[str, Path]:
 
     Returns ``{"csv": path, "json": path, "protocol": path}``.
     """
-    from uptflow.imageio import prepare_output_dir
+    from uptflow.io.outputs import prepare_output_dir
 
     out = prepare_output_dir(Path(out_dir), "--out")
     names = result.metric_names

@@ -15,7 +15,7 @@ from PIL import Image
 
 from uptflow import models_registry as reg
 from uptflow.cli import main
-from uptflow.imageio import load_image
+from uptflow.io.read import load_image
 
 REPO = Path(__file__).resolve().parents[2]
 LOL = REPO.parent / "shared" / "data" / "lowlight_real" / "lol_eval15_low_400x600"

@@ -113,7 +113,10 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
     from tqdm import tqdm
 
     from uptflow import api
-    from uptflow.imageio import ImageReadError, list_images, load_image, prepare_output_dir, save_image
+    from uptflow.io.listing import list_images
+    from uptflow.io.outputs import prepare_output_dir
+    from uptflow.io.read import ImageReadError, load_image
+    from uptflow.io.write import save_image
     from uptflow.models_registry import load_cached, resolve_device
 
     api.check_options(temperature=args.temperature, samples=args.samples, tile=args.tile,

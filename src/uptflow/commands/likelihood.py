@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from uptflow import api
-    from uptflow.imageio import read_rgb, to_tensor
+    from uptflow.io.read import read_rgb
+    from uptflow.io.tensors import to_tensor
     from uptflow.models_registry import load_cached, resolve_device
     from uptflow.tiling import available_memory_bytes
 
