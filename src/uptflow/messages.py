@@ -17,7 +17,7 @@ import sys
 import unicodedata
 from typing import IO
 
-__all__ = ["one_line", "show_path", "say", "escape_text"]
+__all__ = ["one_line", "show_path", "quoted_path", "say", "printable", "escape_text"]
 
 
 def _needs_escape(ch: str) -> bool:
@@ -61,6 +61,12 @@ def show_path(path: str | bytes | os.PathLike) -> str:
     return "'" + escape_text(body) + "'"
 
 
+def quoted_path(path: str | bytes | os.PathLike) -> str:
+    """:func:`show_path` always in quotes (``'x'``), for names inside a sentence."""
+    shown = show_path(path)
+    return shown if shown.startswith("'") else f"'{shown}'"
+
+
 def one_line(text: object, limit: int = 200) -> str:
     """``text`` on a single line (libraries put newlines in their messages), cut to ``limit`` chars.
 
@@ -72,14 +78,21 @@ def one_line(text: object, limit: int = 200) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
+def printable(text: str, stream: IO[str] | None = None) -> str:
+    """``text`` made safe to write to ``stream`` (default stderr): control characters other than
+    newlines and tabs are escaped, and characters the stream's encoding lacks become backslash
+    escapes (``\u00e9`` on an ASCII terminal) instead of raising ``UnicodeEncodeError``."""
+    stream = sys.stderr if stream is None else stream
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    text = escape_text(text, "\n\t")
+    try:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:  # an unknown codec name on an odd stream
+        return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
 def say(text: str, file: IO[str] | None = None) -> None:
     """Print ``text`` (plus a newline) to ``file`` (default stderr) without ever raising on
-    encoding: characters the stream cannot encode are written as backslash escapes, and so are
-    control characters other than newlines and tabs (``text`` may be a multi-line table)."""
+    encoding (see :func:`printable`; ``text`` may be a multi-line table)."""
     stream = sys.stderr if file is None else file
-    encoding = getattr(stream, "encoding", None) or "utf-8"
-    try:
-        safe = escape_text(text, "\n\t").encode(encoding, "backslashreplace").decode(encoding)
-    except LookupError:  # an unknown codec name on an odd stream
-        safe = escape_text(text, "\n\t").encode("ascii", "backslashreplace").decode("ascii")
-    print(safe, file=stream)
+    print(printable(text, stream), file=stream)

@@ -5,7 +5,7 @@ metrics): the content goes to a hidden temporary file in the same folder (``.NAM
 created with ``O_EXCL`` so nothing is ever clobbered) and is renamed onto the target with
 ``os.replace`` in one step.  Whatever happens in between (an encoder error, a full disk, Ctrl-C),
 the temporary file is removed and the target is either the old file or the complete new one,
-never half-written.  Errors become one-line :class:`WriteError`\ s (``OSError``).
+never half-written.  Errors become one-line :class:`WriteError` exceptions (``OSError``).
 
 :func:`save_image` writes ``(H, W, 3)`` (or grey ``(H, W)``) arrays, 8- or 16-bit.
 """
@@ -65,7 +65,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None], *,
     Raises:
         WriteError (``error``): the folder cannot be created, ``path`` is a folder, permission
             denied, disk full, or ``write`` failed.  ``KeyboardInterrupt`` and other
-            ``BaseException``\ s pass through unchanged, after the temporary file is removed.
+            ``BaseException`` subclasses pass through unchanged, after the temporary file is removed.
     """
     p = Path(path)
     parent = p.parent
