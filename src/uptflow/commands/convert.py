@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from uptflow.messages import say, show_path
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if record is not None:
         meta["training"] = record
     save_model(model, out, metadata=meta)  # atomic: a full disk leaves no partial file and no temporary
-    say(f"wrote {show_path(out)} ({model.num_parameters():,} parameters, window {model.config.window})")
+    say(f"wrote {show_path(out)} ({model.num_parameters():,} parameters, window {model.config.window})", sys.stdout)
     return 0
 
 
