@@ -101,6 +101,12 @@ def config_from_record(recorded: object, where: str) -> UPTFlowConfig:
             raise CheckpointError(f"{where}: its recorded config is not valid JSON ({err.msg if hasattr(err, 'msg') else err})") from None
     if isinstance(recorded, Mapping) and "model" in recorded:
         recorded = recorded["model"]
+        if isinstance(recorded, str):  # a run config naming a preset
+            from uptflow.config import presets
+
+            if recorded in presets:
+                return presets[recorded]
+            raise CheckpointError(f"{where}: its run config names an unknown model preset {recorded[:40]!r}")
     if not isinstance(recorded, Mapping):
         kind = {list: "a list", tuple: "a list", str: "a string"}.get(type(recorded), type(recorded).__name__)
         raise CheckpointError(f"{where}: its recorded model config is {kind}, not an object of named fields")
