@@ -245,3 +245,65 @@ def test_evaluate_prints_odd_names_safely(tmp_path):
     assert "skipped ok" in err and "'only\\xff.png'" in err
     assert "'a\\nb'" in stdout and "'caf\\xe9'" in stdout
     assert (Path(os.fsdecode(out)) / "metrics.csv").read_bytes().count(b"caf\xe9") == 1
+
+
+# ------------------------------------------------------------------------------------ 16 bit
+
+
+def _u16(h: int = 16, w: int = 24, c: int = 3, seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).random((h, w, c)) * 20000).astype(np.uint16)
+
+
+def _sixteen_bit_inputs(folder: Path) -> dict[str, int]:
+    """name -> channels of 16-bit inputs: RGB and RGBA TIFF (tifffile), RGB and RGBA PNG (our codec)."""
+    import tifffile
+
+    from uptflow.io.write import save_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(folder / "rgb.tif", _u16(), photometric="rgb")
+    tifffile.imwrite(folder / "rgba.tiff", _u16(c=4, seed=1), photometric="rgb", extrasamples=["unassalpha"])
+    tifffile.imwrite(folder / "zip.tif", _u16(seed=2), photometric="rgb", compression="zlib")
+    save_image(folder / "p_rgb.png", _u16(seed=3), bit_depth=16)
+    a = _u16(c=4, seed=4)
+    save_image(folder / "p_rgba.png", a[..., :3], alpha=a[..., 3], bit_depth=16)
+    return {"rgb.tif": 3, "rgba.tiff": 4, "zip.tif": 3, "p_rgb.png": 3, "p_rgba.png": 4}
+
+
+@pytest.mark.parametrize("fmt", ["same", "png"])
+def test_sixteen_bit_in_sixteen_bit_out(capsys, tiny, tmp_path, fmt):
+    """The README / --help promise: 16-bit PNG/TIFF in -> 16-bit out (more than 8 bits of precision)."""
+    import tifffile
+
+    inputs = _sixteen_bit_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    code = main(["enhance", str(tmp_path / "in"), "-o", str(out), "--model", str(tiny), "--format", fmt, "-q"])
+    err = capsys.readouterr().err
+    assert code == 0 and "8-bit" not in err, err
+    for name, channels in inputs.items():
+        target = out / (name if fmt == "same" else Path(name).stem + ".png")
+        loaded = load_image(target)
+        assert loaded.bit_depth == 16, target
+        raw = tifffile.imread(target) if target.suffix.startswith(".tif") else \
+            np.rint(loaded.rgb * 65535).astype(np.uint16)
+        assert raw.dtype == np.uint16 and np.any(raw % 257 != 0), target  # not 8-bit values scaled up
+        assert (loaded.alpha is not None) == (channels == 4)
+
+
+def test_tifffile_is_a_dependency():
+    """Without tifffile 16-bit colour TIFF silently became 8-bit: it must be a hard dependency."""
+    import tomllib
+
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert any(d.replace(" ", "").startswith("tifffile") for d in deps)
+
+
+def test_missing_tifffile_is_reported_not_silent(capsys, tiny, tmp_path, monkeypatch):
+    """Should tifffile still be absent (a broken install), the precision loss is said, not hidden."""
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "in.tif", _u16(), photometric="rgb")
+    monkeypatch.setitem(sys.modules, "tifffile", None)  # import tifffile -> ImportError
+    code = main(["enhance", str(tmp_path / "in.tif"), "-o", str(tmp_path / "out"), "--model", str(tiny), "-q"])
+    err = capsys.readouterr().err
+    assert code == 0 and "note:" in err and "8-bit" in err and "tifffile" in err
