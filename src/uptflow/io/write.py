@@ -75,7 +75,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None], *,
         raise error(p, f"cannot create folder {show_path(parent)} ({e.strerror or e})") from None
     if p.is_dir():
         raise error(p, "is a folder; give a file name")
-    tmp = parent / f".{p.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    name = p.name if len(os.fsencode(p.name)) <= 200 else p.name[:60]  # stay under NAME_MAX (255 bytes)
+    tmp = parent / f".{name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
     try:
         # O_EXCL: never clobber anything; mode 0o666 lets the umask decide, like a normal open()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
