@@ -39,3 +39,28 @@ def test_list_errors(tree):
         list_images([str(tree / "*.bmp")])
     with pytest.raises(ValueError, match="no inputs"):
         list_images([])
+
+
+def test_collect_reports_what_each_bad_input_is(tree):
+    import os
+
+    from uptflow.io.listing import collect_images
+
+    os.mkfifo(tree / "fifo.png")
+    (tree / "loop.png").symlink_to(tree / "loop.png")
+    (tree / "dir.png").mkdir()
+    listing = collect_images([tree / "fifo.png", tree / "loop.png", tree / "dir.png", tree / "nope.png",
+                              str(tree / "*.gif"), tree / "b.png"])
+    assert [p.name for p in listing.files] == ["b.png"]
+    reasons = {os.path.basename(s.name): s.reason for s in listing.skipped}
+    assert reasons == {"fifo.png": "is a named pipe (FIFO), not an image file",
+                       "loop.png": "is a symbolic link loop, not an image file",
+                       "dir.png": "is a folder with no images in it",
+                       "nope.png": "no such file or folder",
+                       "*.gif": "no images match this pattern"}
+    # in a folder listing: the FIFO and the loop are reported, the sub-folder passed over
+    listing = collect_images([tree])
+    assert [p.name for p in listing.files] == ["a.JPG", "b.png"]
+    assert sorted(os.path.basename(s.name) for s in listing.skipped) == ["fifo.png", "loop.png"]
+    with pytest.raises(ValueError, match="fifo.png: is a named pipe"):
+        list_images([tree / "fifo.png"])
