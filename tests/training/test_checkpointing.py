@@ -118,3 +118,14 @@ def test_train_resume_says_what_is_wrong(tmp_path, good_state, capsys, how):
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert code == 1 and len(lines) == 1 and lines[0].startswith("uptflow train: error: "), err
     assert CASES[how] in lines[0] and "Traceback" not in err
+
+
+def test_train_seed_is_range_checked_however_it_is_given(tmp_path, capsys):
+    """--seed is refused by the parser; --set seed=... by the config (not by torch later)."""
+    with pytest.raises(SystemExit):
+        main(["train", "--preset", "tiny", "--seed", str(2**64), "--print-config"])
+    assert "seed must be in 0 .. 2**63-1" in capsys.readouterr().err
+    code = main(["train", "--preset", "tiny", "--low-dir", "l", "--normal-dir", "n", "--set", f"seed={2**64}",
+                 "--print-config"])
+    err = capsys.readouterr().err
+    assert code == 1 and "seed must be an integer in 0 .. 2**63-1" in err and len(err.strip().splitlines()) == 1
