@@ -13,8 +13,6 @@ from skimage.metrics import structural_similarity
 
 from uptflow.metrics.ssim import ssim
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-KODAK = SHARED / "data" / "photos" / "kodak24"
 
 
 def _q8(x: np.ndarray) -> np.ndarray:
@@ -22,14 +20,13 @@ def _q8(x: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def pairs() -> list[tuple[np.ndarray, np.ndarray]]:
+def pairs(shared_dir: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     """(target, degraded) float64 HxWx3 pairs in [0, 1], 8-bit values: noise, darkening, blur."""
-    if not KODAK.is_dir():
-        pytest.skip(f"{KODAK} absent")
+    kodak = shared_dir / "data" / "photos" / "kodak24"
     rng = np.random.default_rng(0)
     out = []
     for name in ("kodim01.png", "kodim05.png", "kodim23.png"):
-        img = np.asarray(Image.open(KODAK / name).convert("RGB"), dtype=np.float64) / 255.0
+        img = np.asarray(Image.open(kodak / name).convert("RGB"), dtype=np.float64) / 255.0
         img = img[100:292, 200:456]  # 192x256 crop keeps the test fast
         out.append((img, _q8(img + rng.normal(0, 0.06, img.shape))))
         out.append((img, _q8(0.25 * img**1.4 + rng.normal(0, 0.01, img.shape))))
