@@ -26,6 +26,27 @@ def npy(path: Path, h: int = 4, w: int = 5, dtype: str = "uint8", seed: int = 0)
     return path
 
 
+def make_lol(root: Path) -> Path:
+    """A tiny LOL v1 tree: our485 pairs 1, 2, 10 (natural order matters) and eval15 pair 22."""
+    for n in ("1", "2", "10"):
+        png(root / "our485/low" / f"{n}.png")
+        png(root / "our485/high" / f"{n}.png")
+    png(root / "eval15/low/22.png")
+    png(root / "eval15/high/22.png")
+    return root
+
+
+def q8(x: np.ndarray) -> np.ndarray:
+    """Round to 8-bit levels (as a saved PNG would), clipping to [0, 1]."""
+    return np.round(np.clip(x, 0.0, 1.0) * 255.0) / 255.0
+
+
+def kodak_crops(shared_dir: Path, names: tuple[str, ...], rows: slice, cols: slice) -> list[np.ndarray]:
+    """Crops of Kodak24 images from the shared data, float64 (H, W, 3) in [0, 1]."""
+    kodak = shared_dir / "data" / "photos" / "kodak24"
+    return [np.asarray(Image.open(kodak / n).convert("RGB"), dtype=np.float64)[rows, cols] / 255.0 for n in names]
+
+
 def names(recs: list[PairRecord]) -> list[str]:
     return [r.name for r in recs]
 

@@ -116,19 +116,24 @@ def test_skipped_step_leaves_weights_unchanged(pair_dirs, tmp_path: Path) -> Non
             assert torch.equal(t, adam[k][n]), (k, n)
 
 
-def test_sigint_saves_and_raises(pair_dirs, tmp_path: Path) -> None:
-    low, normal = pair_dirs
-    trainer = Trainer(tiny_config(low, normal, tmp_path, iters=10), tensorboard=False)
+def _before_call(trainer: Trainer, n: int, action) -> None:
+    """Run ``action()`` at the start of the ``n``-th loss computation (1-based)."""
     real = trainer.compute_loss
     calls = {"n": 0}
 
-    def interrupting(*a):
+    def wrapped(*a):
         calls["n"] += 1
-        if calls["n"] == 3:
-            os.kill(os.getpid(), signal.SIGINT)
+        if calls["n"] == n:
+            action()
         return real(*a)
 
-    trainer.compute_loss = interrupting
+    trainer.compute_loss = wrapped
+
+
+def test_sigint_saves_and_raises(pair_dirs, tmp_path: Path) -> None:
+    low, normal = pair_dirs
+    trainer = Trainer(tiny_config(low, normal, tmp_path, iters=10), tensorboard=False)
+    _before_call(trainer, 3, lambda: os.kill(os.getpid(), signal.SIGINT))
     with pytest.raises(TrainingInterrupted, match="SIGINT after iteration 3"):
         trainer.fit()
     trainer.close()
@@ -139,16 +144,11 @@ def test_sigint_saves_and_raises(pair_dirs, tmp_path: Path) -> None:
 def test_exception_saves_progress(pair_dirs, tmp_path: Path) -> None:
     low, normal = pair_dirs
     trainer = Trainer(tiny_config(low, normal, tmp_path, iters=10), tensorboard=False)
-    real = trainer.compute_loss
-    calls = {"n": 0}
 
-    def failing(*a):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise RuntimeError("device lost")
-        return real(*a)
+    def lose_device() -> None:
+        raise RuntimeError("device lost")
 
-    trainer.compute_loss = failing
+    _before_call(trainer, 3, lose_device)
     with pytest.raises(RuntimeError, match="device lost"):
         trainer.fit()
     trainer.close()

@@ -6,18 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pair_files import png
+from pair_files import make_lol, png
 
 from uptflow.data.layouts import discover_pairs
-
-
-def make_lol(root: Path) -> Path:
-    for n in ("1", "2", "10"):
-        png(root / "our485/low" / f"{n}.png")
-        png(root / "our485/high" / f"{n}.png")
-    png(root / "eval15/low/22.png")
-    png(root / "eval15/high/22.png")
-    return root
 
 
 def test_auto_detection_failure_lists_what_was_looked_for(tmp_path: Path) -> None:

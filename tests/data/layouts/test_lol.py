@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pair_files import names, png
+from pair_files import make_lol, names, png
 
 from uptflow.data.layouts import detect_layout, discover_pairs
-
-
-def make_lol(root: Path) -> Path:
-    for n in ("1", "2", "10"):
-        png(root / "our485/low" / f"{n}.png")
-        png(root / "our485/high" / f"{n}.png")
-    png(root / "eval15/low/22.png")
-    png(root / "eval15/high/22.png")
-    return root
 
 
 def test_lol_splits_and_natural_order(tmp_path: Path) -> None:

@@ -44,6 +44,14 @@ class PairRecord:
     name: str
 
 
+def report_unmatched(msg: str, items: list[str], skip_bad: bool, warning: str, *args: object) -> None:
+    """Raise ``ValueError(msg + hint)`` unless ``skip_bad``; then log ``warning % (item, *args)`` per item."""
+    if not skip_bad:
+        raise ValueError(msg + " (pass skip_bad=True to skip them)")
+    for item in items:
+        log.warning(warning, item, *args)
+
+
 def shown(items: list[str]) -> str:
     """The first :data:`SHOW` items joined by commas, ``", ..."`` when there are more."""
     return ", ".join(items[:SHOW]) + (", ..." if len(items) > SHOW else "")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from uptflow.text import natural_key
 
-from .common import NPY_SUFFIX, PairRecord, child, files, log, match_folders, shown, subdirs
+from .common import NPY_SUFFIX, PairRecord, child, files, log, match_folders, report_unmatched, shown, subdirs
 
 #: Test scenes of SDSD as hard-coded in the SDSD / SNR-Aware data loaders (``testing_dir``).
 #: A ``test_list.txt`` in the data root (one scene id a line) overrides them.
@@ -93,12 +93,9 @@ def smid_pairs(root: Path, split: str, skip_bad: bool) -> list[PairRecord]:
         out.extend(PairRecord(p, target, f"{scene}_{p.stem}")
                    for p in sorted(lows, key=lambda p: natural_key(p.stem)))
     if missing:
-        msg = (f"unmatched files in {root}: {len(missing)} SMID scene(s) without ground truth in "
-               f"{gt} ({shown(missing)})")
-        if not skip_bad:
-            raise ValueError(msg + " (pass skip_bad=True to skip them)")
-        for s in missing:
-            log.warning("skipping SMID scene %s: no ground truth in %s", s, gt)
+        report_unmatched(f"unmatched files in {root}: {len(missing)} SMID scene(s) without ground truth in "
+                         f"{gt} ({shown(missing)})", missing, skip_bad,
+                         "skipping SMID scene %s: no ground truth in %s", gt)
     return out
 
 
@@ -139,12 +136,9 @@ def sdsd_pairs(root: Path, split: str, skip_bad: bool) -> list[PairRecord]:
     gt_scenes = {p.name for p in subdirs(gt)}
     lonely = sorted(low_scenes ^ gt_scenes, key=natural_key)
     if lonely:
-        msg = (f"unmatched files in {base}: {len(lonely)} SDSD scene folder(s) present in only one of "
-               f"input/ and GT/ ({shown(lonely)})")
-        if not skip_bad:
-            raise ValueError(msg + " (pass skip_bad=True to skip them)")
-        for s in lonely:
-            log.warning("skipping SDSD scene %s: present in only one of input/ and GT/", s)
+        report_unmatched(f"unmatched files in {base}: {len(lonely)} SDSD scene folder(s) present in only one "
+                         f"of input/ and GT/ ({shown(lonely)})", lonely, skip_bad,
+                         "skipping SDSD scene %s: present in only one of input/ and GT/")
     scenes = sorted(low_scenes & gt_scenes, key=natural_key)
     scenes = split_scenes(scenes, test, split, "SDSD", base)
     out: list[PairRecord] = []
