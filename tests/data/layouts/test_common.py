@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from pair_files import names, png
-
 from uptflow.data.layouts import discover_pairs
 
 

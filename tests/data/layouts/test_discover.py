@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from pair_files import make_lol, png
-
 from uptflow.data.layouts import discover_pairs
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pair_files import make_lol, names, png
-
+from pair_files import make_lol, names
 from uptflow.data.layouts import detect_layout, discover_pairs
 
 

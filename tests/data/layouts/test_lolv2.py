@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from pair_files import names, png
-
 from uptflow.data.layouts import detect_layout, discover_pairs
 
 

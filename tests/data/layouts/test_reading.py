@@ -10,7 +10,6 @@ import pytest
 from PIL import Image
 
 from pair_files import names, npy, png
-
 from uptflow.data.layouts import discover_pairs, image_size, read_pair_image, verify_pairs
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from pair_files import names
-
 from uptflow.data.layouts import default_sice_root, detect_layout, discover_pairs, verify_pairs
 
 

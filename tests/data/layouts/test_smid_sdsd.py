@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from pair_files import names, npy
-
 from uptflow.data.layouts import detect_layout, discover_pairs, read_pair_image
 
 
