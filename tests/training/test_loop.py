@@ -22,6 +22,7 @@ def _metrics(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_resume_is_bit_exact(pair_dirs, tmp_path: Path) -> None:
     low, normal = pair_dirs
     n = 6
@@ -207,6 +208,7 @@ def _same(a: dict, b: dict) -> None:
         assert torch.equal(a[k], b[k]), k
 
 
+@pytest.mark.slow
 def test_ema_resume_is_bit_exact_and_exported(pair_dirs, tmp_path: Path) -> None:
     low, normal = pair_dirs
     n = 6
