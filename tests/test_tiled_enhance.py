@@ -14,7 +14,6 @@ import pytest
 import torch
 
 from uptflow.io.read import read_rgb
-
 from uptflow.io.tensors import to_tensor
 from uptflow.models_registry import BUNDLED_MODEL, load_cached, random_model
 from uptflow.tiled_enhance import DEFAULT_REFINE, enhance_tiled, subsample_factor
