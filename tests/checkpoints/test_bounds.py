@@ -135,7 +135,7 @@ def test_non_finite_weights_are_refused(tmp_path, value):
         load_model(model.state_dict())
 
 
-def test_all_nan_model_does_not_enhance_to_black(tmp_path, capsys, shared_dir):
+def test_all_nan_model_does_not_enhance_to_black(tmp_path, capsys):
     torch.manual_seed(0)
     model = UPTFlow(presets["tiny"])
     with torch.no_grad():

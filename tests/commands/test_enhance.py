@@ -177,11 +177,11 @@ def test_bad_option_values(capsys, tiny, lol_dir, tmp_path, extra, text):
     (["--seed", str(2**63)], "seed must be in 0 .. 2**63-1"),
     (["--seed", "1.5"], "seed must be an integer"),
 ])
-def test_out_of_range_numbers_are_refused_by_the_parser(capsys, lol_dir, tmp_path, command, extra, text):
+def test_out_of_range_numbers_are_refused_by_the_parser(capsys, tmp_path, command, extra, text):
     """--seed 2**64 used to reach torch ("Overflow when unpacking long long"); now argparse refuses
     it: exit 2 and a one-line error after the usage, before any work."""
     with pytest.raises(SystemExit) as ei:
-        main([command, str(lol_dir), "-o", str(tmp_path / "o"), "--model", "tiny", *extra])
+        main([command, str(tmp_path), "-o", str(tmp_path / "o"), "--model", "tiny", *extra])
     _, err = capsys.readouterr()
     assert ei.value.code == 2
     last = err.strip().splitlines()[-1]
@@ -189,11 +189,12 @@ def test_out_of_range_numbers_are_refused_by_the_parser(capsys, lol_dir, tmp_pat
     assert "Traceback" not in err and not (tmp_path / "o").exists()
 
 
-def test_largest_seed_is_accepted(capsys, tiny, lol_dir, tmp_path):
-    code, _, err = run_cli(capsys, "enhance", lol_dir / "1.png", "-o", tmp_path, "--model", tiny,
+def test_largest_seed_is_accepted(capsys, tiny, tmp_path):
+    Image.new("RGB", (20, 12), (30, 20, 10)).save(tmp_path / "1.png")
+    code, _, err = run_cli(capsys, "enhance", tmp_path / "1.png", "-o", tmp_path / "o", "--model", tiny,
                            "--temperature", "0.5", "--samples", "2", "--seed", str(2**63 - 1))
     assert code == 0, err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["1_s0.png", "1_s1.png"]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["1_s0.png", "1_s1.png"]
 
 
 def test_model_problems(capsys, lol_dir, tmp_path, monkeypatch):
