@@ -27,7 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from uptflow.imageio import read_rgb  # noqa: E402
+from uptflow.io.read import read_rgb  # noqa: E402
 from uptflow.video.stream import FrameEnhancer, TemporalOptions  # noqa: E402
 from uptflow.video.synthetic import NightClip, flicker, psnr  # noqa: E402
 from uptflow.video.temporal import SceneCutDetector, TemporalDenoiser  # noqa: E402

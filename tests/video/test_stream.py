@@ -7,7 +7,7 @@ import pytest
 
 import uptflow
 from uptflow.api import enhance_tensor
-from uptflow.imageio import to_numpy, to_tensor
+from uptflow.io.tensors import to_numpy, to_tensor
 from uptflow.video.stream import FrameEnhancer, TemporalOptions
 from video.clips import night_frames
 

@@ -70,7 +70,7 @@ def transcode(source: Any, writer: VideoWriter, enhancer: Callable[[Any], Any],
     Finishes ``writer`` on success; aborts it on an error; on ``KeyboardInterrupt`` closes it as
     a ``.partial`` file (``writer.partial`` is set to its path or ``None``) and re-raises.
     """
-    from uptflow.imageio import save_image
+    from uptflow.io.write import save_image
 
     size = None
     try:

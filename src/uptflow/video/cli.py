@@ -1,13 +1,14 @@
 """The video part of ``uptflow enhance``: options, picking video inputs out, running them.
 
-``uptflow.commands.enhance`` calls three functions (a small hook, so the image path stays as it is):
+``uptflow.commands.enhance`` calls four functions (a small hook, so the image path stays as it is):
 
 - :func:`add_arguments` — ``--codec``, ``--crf``, ``--frames-out``, ``--fps``, ``--frame-by-frame``;
 - :func:`split_inputs` — which inputs are videos: files whose *content* is a video container
   (:func:`uptflow.video.probe.looks_like_video`; also videos inside given folders and patterns)
   and, when ``--fps`` is given, folders (each one frame sequence);
-- :func:`run_videos` — enhances them after the images, one line per problem, sharing the
-  output-name bookkeeping with the images (no two inputs write the same file, never the input).
+- :func:`video_target` — each video's output path, planned together with the images' outputs
+  (:func:`uptflow.io.outputs.plan_outputs`: no two inputs write the same file, never an input);
+- :func:`run_videos` — enhances them after the images, one line per problem.
 
 Each video fails on its own (one line ``uptflow enhance: skipped FILE: reason``); the others and
 the images go on, and the exit code becomes 1.
@@ -21,12 +22,12 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from uptflow.messages import one_line
 from uptflow.video.probe import VideoError, looks_like_video
 
-__all__ = ["VIDEO_EPILOG", "VideoJob", "add_arguments", "split_inputs", "run_videos"]
+__all__ = ["VIDEO_EPILOG", "VideoJob", "add_arguments", "split_inputs", "video_target", "run_videos"]
 
 VIDEO_EPILOG = """\
 videos (.mp4 .mkv .avi .mov .webm ..., recognised by content; needs pip install "uptflow[video]"):
@@ -64,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _videos_in(folder: Path, recursive: bool) -> tuple[list[Path], bool]:
     """Video files in ``folder`` (sorted) and whether it also holds image files."""
-    from uptflow.imageio import IMAGE_EXTENSIONS
+    from uptflow.io.formats import IMAGE_EXTENSIONS
 
     found = folder.rglob("*") if recursive else folder.iterdir()
     videos, images = [], False
@@ -86,7 +87,7 @@ def split_inputs(inputs: list[str], recursive: bool = False, fps: str | None = N
     A folder or pattern that holds both keeps its images on the image side; one with only
     videos leaves it (the image lister would call it empty).
     """
-    from uptflow.imageio import IMAGE_EXTENSIONS
+    from uptflow.io.formats import IMAGE_EXTENSIONS
 
     images: list[str] = []
     jobs: list[VideoJob] = []
@@ -139,15 +140,25 @@ def _sniffed(p: Path) -> bool:
         return False
 
 
-def run_videos(jobs: list[VideoJob], args: argparse.Namespace, out_dir: Path, model: Any, device: Any,
-               claimed: dict[Path, Path], prog: str, seed: int | None = None) -> tuple[int, int]:
-    """Enhance every job; return ``(done, failed)``.  ``claimed`` maps output paths already
-    used (by images or earlier videos) to their inputs and is updated."""
+def video_target(job: VideoJob, out_dir: Path, args: argparse.Namespace) -> Path:
+    """Where ``job``'s video goes: ``OUTDIR/NAME{suffix}.mp4`` (``.mkv`` for codecs MP4 cannot hold)."""
+    from uptflow.video.api import default_output
+
+    return default_output(job.path, out_dir, getattr(args, "codec", "libx264"), args.suffix)
+
+
+def run_videos(planned: list[tuple[VideoJob, Path]], args: argparse.Namespace, model: Any, device: Any,
+               prog: str, seed: int | None, note: Callable[[str], None],
+               skip: Callable[[object, object], None]) -> tuple[int, int]:
+    """Enhance every ``(job, target)`` (targets planned with the images' by
+    :func:`uptflow.io.outputs.plan_outputs`: never an input, never another input's output);
+    return ``(done, failed)``.  ``note(text)`` prints a line, ``skip(path, reason)`` a skipped-input
+    line.  ``KeyboardInterrupt`` passes through after the current video is kept as ``.partial``."""
     from tqdm import tqdm
 
-
     from uptflow import api
-    from uptflow.video.api import default_output, open_source, transcode
+    from uptflow.messages import show_path
+    from uptflow.video.api import open_source, transcode
     from uptflow.video.encode import VideoWriter, check_codec
     from uptflow.video.probe import expected_frames
     from uptflow.video.stream import FrameEnhancer, TemporalOptions
@@ -169,26 +180,12 @@ def run_videos(jobs: list[VideoJob], args: argparse.Namespace, out_dir: Path, mo
     if args.samples > 1:
         setup_error = "--samples > 1 applies to images only (a video gets one result)"
 
-    def say(text: str) -> None:
-        tqdm.write(f"{prog}: {text}", file=sys.stderr)
-
-    for job in jobs:
+    for job, target in planned:
         src = job.path
-        target = default_output(src, out_dir, codec, args.suffix)
         if setup_error is not None:
-            say(f"skipped {src}: {one_line(setup_error)}")
+            skip(src, setup_error)
             failed += 1
             continue
-        if target.resolve() in claimed:
-            say(f"skipped {src}: output name {target.name} is already used by {claimed[target.resolve()]}; "
-                     f"use separate runs or --suffix")
-            failed += 1
-            continue
-        if target.resolve() == src.resolve():
-            say(f"skipped {src}: the output would overwrite the input; use --suffix or another -o folder")
-            failed += 1
-            continue
-        claimed[target.resolve()] = src
         writer = None
         try:
             with open_source(src, fps if job.sequence else None) as source:
@@ -197,8 +194,8 @@ def run_videos(jobs: list[VideoJob], args: argparse.Namespace, out_dir: Path, mo
                 if tile is None:
                     tile = api.choose_tile(info.height, info.width, model.config, device) or 0
                     if tile:
-                        say(f"{src}: {info.width}x{info.height} frames do not fit in memory at once; "
-                                 f"using {tile}-pixel tiles")
+                        note(f"{prog}: {show_path(src)}: {info.width}x{info.height} frames do not fit in memory "
+                             f"at once; using {tile}-pixel tiles")
                 temporal = TemporalOptions(enabled=not getattr(args, "frame_by_frame", False))
                 enhancer = FrameEnhancer(model, temporal, args.temperature, seed, tile,
                                          min(args.overlap, max(tile - 1, 0)), args.tile_refine)
@@ -210,33 +207,33 @@ def run_videos(jobs: list[VideoJob], args: argparse.Namespace, out_dir: Path, mo
                 notes = list(writer.notes)
                 if getattr(source, "variable_rate", False):
                     notes.insert(0, "variable frame rate: every frame keeps its source timestamp")
-                for note in notes:
-                    say(f"{src}: note: {note}")
+                for text in notes:
+                    note(f"{prog}: {show_path(src)}: note: {text}")
                 if source.problem:
-                    say(f"{src}: damaged or truncated: {source.problem}; wrote the {n} frames that "
-                             f"decoded to {target}")
+                    note(f"{prog}: {show_path(src)}: damaged or truncated: {source.problem}; wrote the {n} frames "
+                         f"that decoded to {show_path(target)}")
                     failed += 1
                     continue
         except KeyboardInterrupt:
             partial = getattr(writer, "partial", None)
             if partial is not None:
-                say(f"interrupted: kept the frames enhanced so far in {partial}")
+                note(f"{prog}: interrupted: kept the frames enhanced so far in {show_path(partial)}")
             raise
         except VideoError as err:
-            say(f"skipped {src}: {one_line(err)}")
+            skip(src, err)
             failed += 1
             continue
         except MemoryError:
-            say(f"skipped {src}: out of memory; try --tile 256")
+            skip(src, "out of memory; try --tile 256")
             failed += 1
             continue
         except (ValueError, TypeError, OSError) as err:
-            say(f"skipped {src}: {one_line(err)}")
+            skip(src, err)
             failed += 1
             continue
         except RuntimeError as err:
             hint = "; try --tile 256" if "memory" in str(err).lower() else ""
-            say(f"skipped {src}: enhancement failed ({one_line(err, 120)}){hint}")
+            skip(src, f"enhancement failed ({one_line(err, 120)}){hint}")
             failed += 1
             continue
         done += 1

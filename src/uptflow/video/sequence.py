@@ -39,7 +39,7 @@ def _key(p: Path) -> tuple:
 
 def numbered_frames(folder: Path) -> list[Path]:
     """The folder's image files in frame order; :class:`VideoError` if there are none."""
-    from uptflow.imageio import list_images
+    from uptflow.io.listing import list_images
 
     try:
         files = list_images([folder])
@@ -52,7 +52,7 @@ class FrameSequence:
     """Numbered frames in ``folder`` at ``fps`` frames per second (see the module docstring)."""
 
     def __init__(self, folder: str | Path, fps: float | str | Fraction) -> None:
-        from uptflow.imageio import read_rgb
+        from uptflow.io.read import read_rgb
 
         self.path = Path(folder)
         self.rate = parse_rate(fps)
@@ -68,7 +68,7 @@ class FrameSequence:
         self.problem: str | None = None
 
     def _load(self, p: Path):
-        from uptflow.imageio import ImageReadError
+        from uptflow.io.read import ImageReadError
 
         try:
             return self._read(p)

@@ -105,7 +105,7 @@ class FrameEnhancer:
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """``(H, W, 3)`` float32 in ``[0, 1]`` -> enhanced ``(H, W, 3)`` float32 in ``[0, 1]``."""
-        from uptflow.imageio import to_numpy, to_tensor
+        from uptflow.io.tensors import to_numpy, to_tensor
 
         x = to_tensor(np.clip(np.nan_to_num(rgb, nan=0.0), 0.0, 1.0)).to(self.device)
         return to_numpy(self.enhance_tensor(x))
