@@ -10,7 +10,7 @@ LIME, DICM) and on ``synthesize`` outputs made from N *training* photos (BSDS500
 
 1. mean brightness (mean RGB, 0-255): mean / min / p10 / p90 / max over images,
 2. dark flat-region noise: median high-pass (5x5) residual std of the flattest patches,
-   per brightness bin (see ``uptflow.data.noise_stats``),
+   per brightness bin (see ``benchmarks/noise_stats.py``),
 3. colour shift: channel-mean ratios R/G and B/G (mean and [min, max]).
 
 Prints one table and saves a brightness histogram + noise-vs-brightness plot (matplotlib if it
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from uptflow.data import noise_stats as ns
+import noise_stats as ns  # benchmarks/noise_stats.py (calibration-only; this folder is on sys.path)
 from uptflow.data.synthesis import SynthParams, synthesize
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,0 +1,24 @@
+"""Tests for the calibration-only measurements in benchmarks/noise_stats.py."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import noise_stats as ns  # noqa: E402
+
+
+def test_flat_patch_noise_measures_known_white_noise() -> None:
+    rng = np.random.default_rng(0)
+    img = np.clip(0.1 + rng.normal(0, 4 / 255, (128, 128, 3)), 0, 1).astype(np.float32)
+    pn = ns.flat_patch_noise(img)
+    assert np.median(pn.noise) == pytest.approx(4.0 * np.sqrt(24 / 25), rel=0.1)
+    assert np.median(pn.brightness) == pytest.approx(25.5, abs=1.0)
+    with pytest.raises(ValueError):
+        ns.flat_patch_noise(np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(ValueError):
+        ns.mean_brightness(np.zeros((8, 8), np.float32))
