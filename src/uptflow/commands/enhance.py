@@ -71,6 +71,9 @@ def add_common_arguments(p: argparse.ArgumentParser, temperature: float, samples
     p.add_argument("--tile-refine", type=int, default=1, metavar="N",
                    help="when tiling: passes over the tiles that refine the image statistics they share "
                         "(default 1; 0 = fastest, less faithful to a whole-image run)")
+    p.add_argument("--exposure", type=float, default=0.0, metavar="EV",
+                   help="brighten (+) or darken (-) the result by EV stops in linear light; a soft highlight "
+                        "shoulder keeps what was not clipped unclipped (default 0 = unchanged)")
     p.add_argument("-r", "--recursive", action="store_true", help="also enhance images in sub-folders")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -113,6 +116,7 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
     from tqdm import tqdm
 
     from uptflow import api
+    from uptflow.exposure import apply_exposure, check_exposure
     from uptflow.imageio import ImageReadError, list_images, load_image, prepare_output_dir, save_image
     from uptflow.models_registry import load_cached, resolve_device
 
@@ -121,6 +125,7 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
     if args.temperature == 0 and args.samples > 1:
         raise ValueError("--samples > 1 needs --temperature > 0 (at temperature 0 every sample is identical)")
     check_output_options(args)
+    exposure = check_exposure(args.exposure, "--exposure")  # uptflow.exposure
     files = list_images(inputs, recursive=args.recursive)
     out_dir = prepare_output_dir(Path(args.output), "-o")
     device = resolve_device(args.device)
@@ -170,6 +175,7 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
                 outs = api.enhance_array(model, loaded.rgb, temperature=args.temperature, samples=args.samples,
                                          seed=seed, tile=tile, overlap=min(args.overlap, max(tile - 1, 0)),
                                          progress=tile_progress, tile_refine=args.tile_refine)
+            outs = [apply_exposure(o, exposure) for o in outs]
             for target, rgb in zip(targets, outs):
                 depth = loaded.bit_depth if target.suffix.lower() in _SIXTEEN_BIT else 8
                 save_image(target, rgb, alpha=loaded.alpha, bit_depth=depth, quality=args.quality)
