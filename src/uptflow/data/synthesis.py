@@ -23,7 +23,10 @@ in the low image while the normal-light target keeps its content.  The exposure 
 for the *ambient* (vignetted) part only, so the dark parts keep the calibrated LOL-like levels
 and the lights add lit regions on top (image means rise towards LIME/DICM levels).  With
 ``global_prob=1`` the output is bit-identical to the global-only synthesiser (the Kodak24
-benchmark set is made that way).
+benchmark set is made that way).  Illumination defaults calibrated with the local statistics of
+``benchmarks/synth_calibration.py`` (60 training photos; 0-255 luma): re-lit images have 7.6 %
+lit pixels (>= 110), p99 191, 32x32 block-mean spread 38 — LIME: 7.4 %, 164, 33; LOL: 0.05 %, 40,
+8; the default mix (70 % re-lit) lies between LOL and LIME: 5.3 %, 159, 30.
 """
 
 from __future__ import annotations
