@@ -123,6 +123,7 @@ def save_jpeg_atomic(img: Image.Image, out: Path, quality: int = 85) -> None:
     os.close(fd)
     try:
         img.save(tmp, format="JPEG", quality=quality, optimize=True)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; this is a document
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"per_image": per_image, "summary": together}, indent=1))
-    if str(args.grid) and grid_rows:
+    if args.grid.name and grid_rows:  # --grid "" -> Path(".") has no name: no grid
         order = {g: i for i, g in enumerate(GRID_IMAGES)}
         grid_rows.sort(key=lambda r: order[r[0]])
         save_jpeg_atomic(build_grid(grid_rows, list(methods), args.width), args.grid)

@@ -124,6 +124,7 @@ def side_by_side(real: list[np.ndarray], relit: list[np.ndarray], flat: list[np.
     os.close(fd)
     try:
         grid.save(tmp, format="JPEG", quality=85, optimize=True)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; this is a document
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
