@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+<<<<<<< HEAD
 import sys
+=======
+import os
+>>>>>>> main
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +25,16 @@ from uptflow.data.synthesis import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("UPTFLOW_SHARED") or REPO.parent / "shared")
 TRAIN = SHARED / "data" / "photos" / "bsds500" / "train"
 LOL_RANGE = (6.6, 24.9)  # LOL eval15 low mean brightness, 0-255 (README / calibration script)
+<<<<<<< HEAD
 needs_data = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared is absent")
 sys.path.insert(0, str(REPO / "benchmarks"))  # the calibration-only measurements live there
 import noise_stats as ns  # noqa: E402
+=======
+needs_data = pytest.mark.usefixtures("shared_dir")  # marked `shared`; skips locally, fails on CI
+>>>>>>> main
 
 
 def _scene(h: int = 96, w: int = 128) -> np.ndarray:
