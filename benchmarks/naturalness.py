@@ -30,8 +30,11 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageDraw
 
+from uptflow.shared_data import shared_root
+
 ROOT = Path(__file__).resolve().parents[1]
-REAL = ROOT.parent / "shared" / "data" / "lowlight_real"
+
+REAL = shared_root(default=ROOT.parent / "shared") / "data" / "lowlight_real"  # $UPTFLOW_SHARED or ../shared
 SETS = {"dicm": REAL / "dicm", "lime": REAL / "lime", "lol": REAL / "lol_eval15_low_396x600"}  # all 15 (the 400x600 folder holds 3)
 MEASURES = (("mean_luminance", "mean luminance", "{:.0f}"), ("newly_blown", "newly blown", "{:.2f} %"),
             ("lit_region_gain", "lit-region gain", "{:.2f}"), ("noise_sigma", "noise sigma", "{:.2f}"),

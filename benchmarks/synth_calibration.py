@@ -37,9 +37,10 @@ from PIL import Image, ImageDraw, ImageOps
 
 import noise_stats as ns  # benchmarks/noise_stats.py (calibration-only; this folder is on sys.path)
 from uptflow.data.synthesis import SynthParams, synthesize_with_info
+from uptflow.shared_data import shared_root
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+DATA = shared_root(default=REPO.parent / "shared") / "data"  # $UPTFLOW_SHARED or ../shared
 REAL_SETS = {
     "LOL eval15 low": DATA / "lowlight_real" / "lol_eval15_low_396x600",
     "LIME": DATA / "lowlight_real" / "lime",

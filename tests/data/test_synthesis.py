@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-<<<<<<< HEAD
-import sys
-=======
 import os
->>>>>>> main
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +25,9 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("UPTFLOW_SHARED") or REPO.parent / "shared")
 TRAIN = SHARED / "data" / "photos" / "bsds500" / "train"
 LOL_RANGE = (6.6, 24.9)  # LOL eval15 low mean brightness, 0-255 (README / calibration script)
-<<<<<<< HEAD
-needs_data = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared is absent")
+needs_data = pytest.mark.usefixtures("shared_dir")  # marked `shared`; skips locally, fails on CI
 sys.path.insert(0, str(REPO / "benchmarks"))  # the calibration-only measurements live there
 import noise_stats as ns  # noqa: E402
-=======
-needs_data = pytest.mark.usefixtures("shared_dir")  # marked `shared`; skips locally, fails on CI
->>>>>>> main
 
 
 def _scene(h: int = 96, w: int = 128) -> np.ndarray:
