@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from tqdm import tqdm
 
-    from uptflow.imageio import read_rgb
+    from uptflow.io.read import read_rgb
     from uptflow.metrics.no_reference import naturalness
 
     if args.threads:

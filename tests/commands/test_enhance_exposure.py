@@ -9,7 +9,7 @@ from PIL import Image
 
 from uptflow.cli import main
 from uptflow.exposure import apply_exposure
-from uptflow.imageio import load_image
+from uptflow.io.read import load_image
 
 
 def _image(tmp_path: Path) -> Path:
