@@ -196,7 +196,7 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
                 done += ok
                 failed += not ok
             bar.close()
-            planned = [(job, plan.targets[src]) for src, job in videos.items() if src in plan.targets]
+            planned = [(job, plan.targets[src][0]) for src, job in videos.items() if src in plan.targets]
             if planned and not interrupt.hit:
                 from uptflow.video.cli import run_videos
 

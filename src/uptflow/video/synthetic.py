@@ -19,7 +19,8 @@ import numpy as np
 __all__ = ["NightClip", "calibrate_exposure", "flicker", "psnr"]
 
 #: Fixed synthesis settings (one illumination for the whole clip); the exposure is solved once.
-SYNTH = dict(tone_prob=0.0, jpeg_prob=0.0, gain_rgb=(1.0, 1.0, 1.0), shot=6e-5, read=1.2e-3, noise_blur=0.4)
+SYNTH = dict(tone_prob=0.0, jpeg_prob=0.0, gain_rgb=(1.0, 1.0, 1.0), shot=6e-5, read=1.2e-3, noise_blur=0.4,
+             global_prob=1.0)  # one global illumination (no per-frame random lights)
 
 
 def calibrate_exposure(gt: np.ndarray, brightness: float = 15.0 / 255.0, seed: int = 0) -> float:
