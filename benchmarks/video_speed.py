@@ -119,7 +119,8 @@ def main() -> None:
     print(f"model {Path(args.model).name}; {describe(args.threads)}")
     print("measured on a shared, busy machine (other jobs running): times are upper bounds")
     print()
-    head = "| frame size | frames | tile | CPU frames/s | CPU peak RSS MiB |" + (" GPU frames/s | GPU peak MiB |" if cuda else "")
+    head = "| frame size | frames | tile | CPU frames/s | CPU s/frame | CPU peak RSS MiB |" + (
+        " GPU frames/s | GPU peak MiB |" if cuda else "")
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     with tempfile.TemporaryDirectory() as tmp:
@@ -128,21 +129,22 @@ def main() -> None:
             clip = Path(tmp) / f"{w}x{h}.mp4"
             make_clip(clip, h, w, args.frames, Fraction(25))
             r = measure(clip, args.model, "cpu", args.threads)
-            row = f"| {w}x{h} | {r['frames']} | {r['tile'] or 'none'} | {r['fps']:.2f} | {r['rss_mib']:.0f} |"
+            row = (f"| {w}x{h} | {r['frames']} | {r['tile'] or 'none'} | {r['fps']:.3g} | {1 / r['fps']:.1f} | "
+                   f"{r['rss_mib']:.0f} |")
             if cuda:
                 g = measure(clip, args.model, "cuda", args.threads)
                 row += f" {g['fps']:.1f} | {g['gpu_mib']:.0f} |"
             print(row, flush=True)
         print()
         rate = Fraction(args.length_fps)
-        print(f"| clip length (640x360, {float(rate):g} fps) | frames | CPU peak RSS MiB | CPU frames/s |")
+        print(f"| clip length (640x360, {float(rate):g} fps) | frames | CPU peak RSS MiB | CPU s/frame |")
         print("|---|---|---|---|")
         for secs in args.lengths.split(","):
             n = int(round(float(secs) * rate))
             clip = Path(tmp) / f"len{secs}.mp4"
             make_clip(clip, 360, 640, n, rate)
             r = measure(clip, args.model, "cpu", args.threads)
-            print(f"| {secs} s | {r['frames']} | {r['rss_mib']:.0f} | {r['fps']:.2f} |", flush=True)
+            print(f"| {secs} s | {r['frames']} | {r['rss_mib']:.0f} | {1 / r['fps']:.1f} |", flush=True)
 
 
 if __name__ == "__main__":
