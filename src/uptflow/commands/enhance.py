@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from uptflow import scaleout
 from uptflow.messages import one_line
 
 _FORMATS = {"png": ".png", "jpg": ".jpg", "same": None}
@@ -114,7 +115,7 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
 
     from uptflow import api
     from uptflow.imageio import ImageReadError, list_images, load_image, prepare_output_dir, save_image
-    from uptflow.models_registry import load_cached, resolve_device
+    from uptflow.models_registry import load_cached
 
     api.check_options(temperature=args.temperature, samples=args.samples, tile=args.tile,
                       overlap=args.overlap, seed=args.seed, tile_refine=args.tile_refine)
@@ -123,24 +124,32 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
     check_output_options(args)
     files = list_images(inputs, recursive=args.recursive)
     out_dir = prepare_output_dir(Path(args.output), "-o")
-    device = resolve_device(args.device)
+    share = scaleout.start()  # torchrun: this rank's share of the files (all of them otherwise)
+    mine = share.take_files(files, prog)
+    device = share.device(args.device)
     model = load_cached(args.model, device)
     seed = args.seed
     if args.temperature > 0 and seed is None:
-        seed = api.new_seed()
-        print(f"{prog}: sampling with --seed {seed}", file=sys.stderr)
+        seed = share.gather(api.new_seed())[0]  # every rank samples with rank 0's seed
+        if share.is_main:
+            print(f"{prog}: sampling with --seed {seed}", file=sys.stderr)
 
     start = time.perf_counter()
     done = failed = 0
     claimed: dict[Path, Path] = {}
-    bar = tqdm(files, unit="img", disable=True if args.quiet else None, file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(files, unit="img", disable=True if args.quiet or not share.is_main else None, file=sys.stderr,
+               dynamic_ncols=True)
 
     def skip(path: Path, reason: object) -> None:
         tqdm.write(f"{prog}: skipped {path}: {one_line(reason)}", file=sys.stderr)
 
-    for src in bar:
+    for i, src in enumerate(bar):
         targets = output_paths(src, out_dir, args.suffix, args.format, args.samples)
         clash = next((claimed[t.resolve()] for t in targets if t.resolve() in claimed), None)
+        if i not in mine:  # torchrun: another rank enhances it; the output plan stays global
+            if clash is None and all(t.resolve() != src.resolve() for t in targets):
+                claimed.update({t.resolve(): src for t in targets})
+            continue
         if clash is not None:
             skip(src, f"output name {targets[0].name} is already used by {clash}; use separate runs or --suffix")
             failed += 1
@@ -194,6 +203,9 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
             claimed[t.resolve()] = src
         done += 1
     bar.close()
+    done, failed = share.total(done, failed)  # torchrun: the whole job's counts, on every rank
+    if not share.is_main:
+        return 1 if failed else 0
 
     elapsed = time.perf_counter() - start
     noun = "image" if done == 1 else "images"
