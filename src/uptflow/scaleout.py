@@ -125,24 +125,26 @@ class Share:
             cores = os.cpu_count() or 1
         return max(1, cores // max(self.local_world, 1))
 
-    def take(self, items: Sequence[T], weights: Sequence[int | float] | None = None) -> list[int]:
+    def take(self, items: Sequence[T], weights: Sequence[int | float] | None = None,
+             prog: str = "uptflow") -> list[int]:
         """Indices of ``items`` this rank handles (all of them in a single process).  ``weights``
-        default to 1 per item."""
+        default to 1 per item.  An empty share (more ranks than items) is not an error: it is
+        said in one line on stderr and the rank only joins the final counts."""
         if not self.enabled:
             return list(range(len(items)))
         weights = [1] * len(items) if weights is None else weights
-        return shard(weights, self.world)[self.rank]
+        mine = shard(weights, self.world)[self.rank]
+        if not mine:
+            print(f"{prog}: rank {self.rank} of {self.world} has nothing to work on "
+                  f"({len(items)} input(s) for {self.world} ranks)", file=sys.stderr)
+        return mine
 
     def take_files(self, files: Sequence[str | os.PathLike], prog: str) -> set[int]:
         """Indices of ``files`` this rank enhances, balanced by pixel count; prints a one-line
         note when the share is empty (more ranks than files: not an error)."""
         if not self.enabled:
             return set(range(len(files)))
-        mine = self.take(files, [file_pixels(f) for f in files])
-        if not mine:
-            print(f"{prog}: rank {self.rank} of {self.world} has no file to work on "
-                  f"({len(files)} input(s) for {self.world} ranks)", file=sys.stderr)
-        return set(mine)
+        return set(self.take(files, [file_pixels(f) for f in files], prog))
 
     def total(self, *counts: int) -> tuple[int, ...]:
         """Sum integers over all ranks (every rank gets the totals)."""
@@ -206,3 +208,23 @@ def _shutdown() -> None:
 
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def merge_evaluations(share: Share, result: Any, pairs: Sequence[Any]) -> Any:
+    """The :class:`~uptflow.evaluation.EvalResult` of all ranks as one, on every rank.
+
+    Each rank scored its share of ``pairs``; rows and skipped pairs are put back in the order
+    of ``pairs`` and the means recomputed over all rows, so the report equals a single-process
+    run's (only the timing differs: the slowest rank's seconds are recorded).
+    """
+    if not share.enabled:
+        return result
+    from uptflow.evaluation import EvalResult, _mean
+
+    order = {rec.name: i for i, rec in enumerate(pairs)}
+    parts = share.gather((result.rows, result.skipped, result.source.get("seconds", 0.0)))
+    rows = sorted((r for p in parts for r in p[0]), key=lambda r: order.get(r["name"], len(order)))
+    skipped = sorted((s for p in parts for s in p[1]), key=lambda s: order.get(s[0], len(order)))
+    source = dict(result.source)
+    source["seconds"] = max(float(p[2]) for p in parts)
+    return EvalResult(rows, _mean(rows, result.protocol), result.protocol, skipped, dict(result.unmatched), source)
