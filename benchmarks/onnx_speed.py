@@ -1,7 +1,7 @@
 """ONNX Runtime vs PyTorch (``uptflow.enhance``) on CPU: max |diff| and time; real captures.
 
 Exports the model with ``uptflow export`` (or uses ``--onnx FILE``), then for each size runs
-both on the same deterministic low-light test image (``uptflow.export.export.test_image``) with
+both on the same deterministic low-light test image (``uptflow.export.export.probe_image``) with
 ``--threads`` threads each (torch.set_num_threads / ORT intra-op threads): one un-timed warm-up,
 then ``--runs`` timed runs, median wall time.
 
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 import uptflow  # noqa: E402
-from uptflow.export.export import export_onnx, make_session, run_session, test_image  # noqa: E402
+from uptflow.export.export import export_onnx, make_session, run_session, probe_image  # noqa: E402
 
 REAL = ROOT.parent / "shared" / "data" / "lowlight_real"
 
@@ -132,7 +132,7 @@ def main() -> int:
     print("|---|---|---|---|---|")
     for spec in args.sizes.split(","):
         h, w = (int(v) for v in spec.lower().split("x"))
-        low = test_image(h, w)
+        low = probe_image(h, w)
         with torch.no_grad():
             ref = torch_enhance(low)
         got = run_session(session, low)

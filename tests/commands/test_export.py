@@ -22,9 +22,6 @@ from uptflow.cli import main  # noqa: E402
 from uptflow.export import export as ex  # noqa: E402
 
 
-pytestmark = pytest.mark.slow  # one real export (torch.export + ONNX translation) of the tiny model
-
-
 @pytest.fixture(scope="module")
 def exported(tiny: Path, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
@@ -32,10 +29,11 @@ def exported(tiny: Path, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow  # the fixture exports the tiny model once (torch.export + ONNX translation)
 @pytest.mark.parametrize("h,w", [(67, 93), (33, 17), (5, 3), (1, 1), (24, 40)])
 def test_onnx_runtime_matches_enhance_on_odd_sizes(exported: Path, tiny: Path, h, w):
     model = load_model(tiny)
-    low = ex.test_image(h, w, seed=7)
+    low = ex.probe_image(h, w, seed=7)
     got = ex.run_session(ex.make_session(exported, threads=1), low)
     ref = model.enhance(low)
     assert got.shape == (1, 3, h, w)
@@ -43,6 +41,7 @@ def test_onnx_runtime_matches_enhance_on_odd_sizes(exported: Path, tiny: Path, h
     assert (got - ref).abs().max() <= 1e-4
 
 
+@pytest.mark.slow
 def test_graph_has_dynamic_size_and_constant_inverse_weights(exported: Path):
     proto = onnx.load(str(exported))
     dims = proto.graph.input[0].type.tensor_type.shape.dim
@@ -87,6 +86,7 @@ def test_model_that_cannot_be_captured_leaves_nothing(tmp_path: Path, tiny: Path
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_failed_runtime_check_leaves_nothing(tmp_path: Path, exported: Path, monkeypatch):
     """A graph whose ONNX Runtime output differs from PyTorch is not kept (no file, no temp file)."""
     class Program:  # stands in for torch.onnx.export's result: the tiny graph of *another* model

@@ -29,7 +29,7 @@ import torch
 from uptflow.messages import one_line
 
 __all__ = ["DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET", "CHECK_SIZES", "ExportReport", "check_opset",
-           "require_onnx", "export_onnx", "make_session", "run_session", "test_image"]
+           "require_onnx", "export_onnx", "make_session", "run_session", "probe_image"]
 
 #: The ONNX exporter of ``torch.export`` graphs emits opset 18 and converts to newer ones.
 DEFAULT_OPSET = 18
@@ -72,7 +72,7 @@ def check_opset(opset: object) -> int:
     return opset
 
 
-def test_image(h: int, w: int, seed: int = 0) -> torch.Tensor:
+def probe_image(h: int, w: int, seed: int = 0) -> torch.Tensor:
     """A deterministic low-light-like (1, 3, h, w) test image in [0, 0.4]: smooth gradients,
     a saturated-colour patch (unbalanced UP pixels) and noise."""
     g = torch.Generator().manual_seed(seed * 100003 + h * 1009 + w)
@@ -155,7 +155,7 @@ def export_onnx(model, path: str | os.PathLike, opset: int = DEFAULT_OPSET,
         graph = EnhanceGraph(model).eval()
     except TypeError as err:
         raise ValueError(f"cannot export this model: {one_line(err)}") from None
-    example = test_image(*check_sizes[0])
+    example = probe_image(*check_sizes[0])
     say("capturing the graph with torch.export (dynamic H, W)...")
     try:
         with _quiet_exporter():
@@ -178,7 +178,7 @@ def export_onnx(model, path: str | os.PathLike, opset: int = DEFAULT_OPSET,
         say("checking ONNX Runtime against PyTorch...")
         session = make_session(tmp)
         for h, w in check_sizes:
-            low = test_image(h, w)
+            low = probe_image(h, w)
             with torch.no_grad():
                 ref = model.enhance(low)
             got = run_session(session, low)
