@@ -29,7 +29,8 @@ from uptflow.video.probe import VideoError, looks_like_video
 
 __all__ = ["VIDEO_EPILOG", "VideoJob", "add_arguments", "split_inputs", "video_target", "run_videos"]
 
-VIDEO_EPILOG = """\
+VIDEO_EPILOG = """
+
 videos (.mp4 .mkv .avi .mov .webm ..., recognised by content; needs pip install "uptflow[video]"):
   OUTDIR/NAME.mp4 (H.264, CRF 18; same size, frame rate and timestamps; rotation and audio kept);
   --codec NAME any FFmpeg encoder (.mkv unless H.264/H.265/AV1/MPEG-4), e.g. ffv1 (lossless RGB);
