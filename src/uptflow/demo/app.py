@@ -1,0 +1,143 @@
+"""The Gradio page of ``uptflow demo`` and its ``/enhance`` API endpoint.
+
+Layout: on the left the upload (any image file; the bundled samples one click away), a preview,
+the options (temperature, seed, number of samples; exposure only when the installed
+:func:`uptflow.api.enhance_array` takes ``exposure=``) and the *Enhance* button; on the right a
+before/after slider, a gallery when several samples were drawn, the full-resolution PNG(s) to
+download and one line with the time taken and the device.
+
+Why the upload is a ``gr.File`` and not a ``gr.Image``: ``gr.Image`` decodes and re-encodes the
+upload in the server (8-bit, no EXIF handling of ours), so the result could not equal
+``uptflow enhance`` of the same file; the raw file goes through :class:`~uptflow.demo.engine.Enhancer`,
+which reads it as the CLI does.  It also lets bad files get our own one-line message.
+
+API: ``/enhance`` takes one image file and returns one PNG file, the CLI's default settings
+(temperature 0).  Both it and the page's button share one concurrency group (``model``) of
+``concurrency`` simultaneous enhancements; more requests wait in Gradio's queue.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from uptflow.demo.engine import MAX_SAMPLES, DemoInputError, Enhancer, user_message
+from uptflow.demo.gradio_env import import_gradio
+
+__all__ = ["TITLE", "build_app"]
+
+TITLE = "UPT-Flow low-light enhancement"
+
+_INTRO = """\
+# {title}
+Drop a dark photo (or pick a sample) and press **Enhance**. Everything runs on this machine
+({device}); nothing is uploaded anywhere else. Model: `{model}`. Images up to {limit:,} pixels;
+larger ones are tiled automatically as in `uptflow enhance`.
+"""
+
+
+def build_app(enhancer: Enhancer, samples: list[Path] | None = None, concurrency: int = 2) -> Any:
+    """Build (not launch) the demo.
+
+    Args:
+        enhancer: does the work (one loaded model, thread-safe).
+        samples: image files offered as one-click examples (``None``/empty: none offered).
+        concurrency: enhancements that may run at the same time (page and API together).
+
+    Returns:
+        A ``gradio.Blocks`` with the page and the ``/enhance`` endpoint, its queue configured.
+    """
+    gr = import_gradio()
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+
+    def fail(err: BaseException) -> Exception:
+        if isinstance(err, DemoInputError):
+            return gr.Error(str(err), print_exception=False)
+        traceback.print_exc(file=sys.stderr)  # a bug or resource problem: keep the details in the log
+        return gr.Error(user_message(err), print_exception=False)
+
+    def show_preview(path: str | None):
+        if not path:
+            return None
+        try:
+            return enhancer.preview(path)
+        except DemoInputError as err:
+            gr.Warning(str(err))
+            return None
+
+    def enhance_ui(path: str | None, temperature: float, seed: float | None, samples: float,
+                   exposure: float = 0.0, progress=gr.Progress()):
+        def step(done: int, total: int) -> None:
+            if total > 1:
+                progress((done, total), desc="tiles", unit="steps")
+
+        try:
+            seed_i = None if seed is None else int(seed)
+            result = enhancer.enhance_file(path, temperature=float(temperature), samples=int(samples),
+                                           seed=seed_i, exposure=float(exposure or 0.0), progress=step)
+        except Exception as err:  # noqa: BLE001 - every failure becomes a message in the page
+            raise fail(err) from None
+        files = [str(f) for f in result.files]
+        many = len(result.afters) > 1
+        return (
+            (result.before, result.afters[0]),
+            gr.Gallery(value=[(a, f"sample {i}") for i, a in enumerate(result.afters)] if many else None,
+                       visible=many),
+            files,
+            enhancer.describe(result, float(temperature)),
+        )
+
+    def enhance_api(path: str | None) -> str:
+        """Enhance one image file (CLI defaults: temperature 0); returns the full-resolution PNG."""
+        try:
+            return str(enhancer.enhance_file(path).files[0])
+        except Exception as err:  # noqa: BLE001
+            raise fail(err) from None
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(600, 3600)) as demo:
+        gr.Markdown(_INTRO.format(title=TITLE, device=enhancer.device, model=enhancer.model_name,
+                                  limit=enhancer.max_pixels))
+        with gr.Row():
+            with gr.Column(scale=1):
+                upload = gr.File(label="Low-light image (PNG, JPEG, TIFF, WebP, BMP)", type="filepath",
+                                 elem_id="upload", height=120)
+                preview = gr.Image(label="Input", interactive=False, height=260, elem_id="preview")
+                if samples:
+                    gr.Examples([[str(p)] for p in samples], inputs=[upload], label="Samples (LOL eval15)",
+                                example_labels=[p.stem for p in samples])
+                with gr.Accordion("Options", open=True):
+                    temperature = gr.Slider(0.0, 1.0, value=0.0, step=0.05, label="Temperature",
+                                            info="0 = the deterministic published setting; > 0 samples")
+                    seed = gr.Number(value=None, precision=0, minimum=0, label="Seed (empty = random)",
+                                     info="used when temperature > 0; sample i uses seed + i")
+                    n_samples = gr.Slider(1, MAX_SAMPLES, value=1, step=1, label="Number of samples",
+                                          info="needs temperature > 0")
+                    inputs = [upload, temperature, seed, n_samples]
+                    if enhancer.exposure:
+                        inputs.append(gr.Slider(-2.0, 2.0, value=0.0, step=0.1, label="Exposure (EV)",
+                                                info="scales the result in linear light by 2^EV"))
+                run = gr.Button("Enhance", variant="primary", elem_id="enhance")
+            with gr.Column(scale=2):
+                slider = gr.ImageSlider(label="Before / after", type="numpy", format="png", elem_id="slider",
+                                        interactive=False)
+                gallery = gr.Gallery(label="Samples", visible=False, columns=4, height=240)
+                download = gr.File(label="Full resolution (PNG)", file_count="multiple", interactive=False,
+                                   elem_id="result")
+                info = gr.Markdown(elem_id="run-info")
+
+        upload.change(show_preview, inputs=[upload], outputs=[preview], api_visibility="private",
+                      show_progress="hidden")
+        run.click(enhance_ui, inputs=inputs, outputs=[slider, gallery, download, info], api_name="enhance_ui",
+                  api_visibility="undocumented", concurrency_limit=concurrency, concurrency_id="model")
+
+        # The API endpoint: hidden components, so the page does not show them.
+        api_in = gr.File(visible=False, type="filepath")
+        api_out = gr.File(visible=False)
+        api_trigger = gr.Button(visible=False)
+        api_trigger.click(enhance_api, inputs=[api_in], outputs=[api_out], api_name="enhance",
+                          concurrency_limit=concurrency, concurrency_id="model")
+    demo.queue(default_concurrency_limit=concurrency, max_size=64)
+    return demo
