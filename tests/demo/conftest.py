@@ -1,9 +1,9 @@
 """Fixtures for the demo tests: a tiny saved model, the CLI's output for a file, a running server.
 
-One server (tiny random model, 3 concurrent enhancements, a small pixel limit so the "huge image"
-case is cheap) is started per test session and shared by the app and the browser tests; it is
-closed at the end.  A socket guard records any connection the process tries to open to another
-machine while the server starts and serves (there must be none: the demo works offline).
+A server (tiny random model, 3 concurrent enhancements, a small pixel limit so the "huge image"
+case is cheap) is started per test module that asks for it and closed after it.  While it runs, a
+socket guard refuses and records any connection the process tries to open to another machine
+(there must be none: the demo works offline).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class OutboundGuard:
             raise OSError(f"test guard: outbound connection to {address} refused")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def outbound_guard():
     guard = OutboundGuard()
     original_connect = socket.socket.connect
@@ -138,7 +138,7 @@ class Running:
     concurrency: int
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def demo_server(tiny_model, sample_files, outbound_guard):
     """The demo (tiny model) serving on a free loopback port; ``.enhancer`` counts overlap."""
     from uptflow.demo.app import build_app

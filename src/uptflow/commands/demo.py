@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         print(f"uptflow demo: serving on {server.url} ({enhancer.device}; Ctrl-C to stop)", flush=True)
         server.wait()
+        print("uptflow demo: stopped")
     finally:
         enhancer.close()
     return 0

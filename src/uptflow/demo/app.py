@@ -1,10 +1,11 @@
 """The Gradio page of ``uptflow demo`` and its ``/enhance`` API endpoint.
 
-Layout: on the left the upload (any image file; the bundled samples one click away), a preview,
-the options (temperature, seed, number of samples; exposure only when the installed
-:func:`uptflow.api.enhance_array` takes ``exposure=``) and the *Enhance* button; on the right a
-before/after slider, a gallery when several samples were drawn, the full-resolution PNG(s) to
-download and one line with the time taken and the device.
+Layout: on the left the upload (any image file; the bundled samples one click away), the options
+(temperature, number of samples, seed; exposure only when the installed
+:func:`uptflow.api.enhance_array` takes ``exposure=``), the *Enhance* button, the full-resolution
+PNG(s) to download; on the right a before/after slider (showing the upload on both sides until it
+is enhanced), one line with the time taken and the device, and a gallery when several samples
+were drawn.
 
 Why the upload is a ``gr.File`` and not a ``gr.Image``: ``gr.Image`` decodes and re-encodes the
 upload in the server (8-bit, no EXIF handling of ours), so the result could not equal
@@ -60,13 +61,15 @@ def build_app(enhancer: Enhancer, samples: list[Path] | None = None, concurrency
         return gr.Error(user_message(err), print_exception=False)
 
     def show_preview(path: str | None):
+        """The uploaded image on both sides of the slider until it is enhanced."""
         if not path:
             return None
         try:
-            return enhancer.preview(path)
+            before = enhancer.preview(path)
         except DemoInputError as err:
             gr.Warning(str(err))
             return None
+        return before, before
 
     def enhance_ui(path: str | None, temperature: float, seed: float | None, samples: float,
                    exposure: float = 0.0, progress=gr.Progress()):
@@ -75,7 +78,7 @@ def build_app(enhancer: Enhancer, samples: list[Path] | None = None, concurrency
                 progress((done, total), desc="tiles", unit="steps")
 
         try:
-            seed_i = None if seed is None else int(seed)
+            seed_i = None if seed is None or seed < 0 else int(seed)
             result = enhancer.enhance_file(path, temperature=float(temperature), samples=int(samples),
                                            seed=seed_i, exposure=float(exposure or 0.0), progress=step)
         except Exception as err:  # noqa: BLE001 - every failure becomes a message in the page
@@ -101,34 +104,34 @@ def build_app(enhancer: Enhancer, samples: list[Path] | None = None, concurrency
         gr.Markdown(_INTRO.format(title=TITLE, device=enhancer.device, model=enhancer.model_name,
                                   limit=enhancer.max_pixels))
         with gr.Row():
-            with gr.Column(scale=1):
+            with gr.Column(scale=2, min_width=320):
                 upload = gr.File(label="Low-light image (PNG, JPEG, TIFF, WebP, BMP)", type="filepath",
-                                 elem_id="upload", height=120)
-                preview = gr.Image(label="Input", interactive=False, height=260, elem_id="preview")
+                                 elem_id="upload", height=110)
                 if samples:
                     gr.Examples([[str(p)] for p in samples], inputs=[upload], label="Samples (LOL eval15)",
                                 example_labels=[p.stem for p in samples])
-                with gr.Accordion("Options", open=True):
+                with gr.Row():
                     temperature = gr.Slider(0.0, 1.0, value=0.0, step=0.05, label="Temperature",
-                                            info="0 = the deterministic published setting; > 0 samples")
-                    seed = gr.Number(value=None, precision=0, minimum=0, label="Seed (empty = random)",
-                                     info="used when temperature > 0; sample i uses seed + i")
-                    n_samples = gr.Slider(1, MAX_SAMPLES, value=1, step=1, label="Number of samples",
-                                          info="needs temperature > 0")
+                                            info="0 = deterministic (published setting); > 0 samples")
+                    n_samples = gr.Slider(1, MAX_SAMPLES, value=1, step=1, label="Samples",
+                                          info="> 1 needs temperature > 0")
+                with gr.Row():
+                    seed = gr.Number(value=-1, precision=0, minimum=-1, label="Seed",
+                                     info="-1 = random; sample i uses seed + i")
                     inputs = [upload, temperature, seed, n_samples]
                     if enhancer.exposure:
                         inputs.append(gr.Slider(-2.0, 2.0, value=0.0, step=0.1, label="Exposure (EV)",
                                                 info="scales the result in linear light by 2^EV"))
                 run = gr.Button("Enhance", variant="primary", elem_id="enhance")
-            with gr.Column(scale=2):
-                slider = gr.ImageSlider(label="Before / after", type="numpy", format="png", elem_id="slider",
-                                        interactive=False)
-                gallery = gr.Gallery(label="Samples", visible=False, columns=4, height=240)
                 download = gr.File(label="Full resolution (PNG)", file_count="multiple", interactive=False,
-                                   elem_id="result")
+                                   elem_id="result", height=110)
+            with gr.Column(scale=3):
+                slider = gr.ImageSlider(label="Before / after (drag the handle)", type="numpy", format="png",
+                                        elem_id="slider", interactive=False, max_height=560)
                 info = gr.Markdown(elem_id="run-info")
+                gallery = gr.Gallery(label="All samples", visible=False, columns=4, height=200)
 
-        upload.change(show_preview, inputs=[upload], outputs=[preview], api_visibility="private",
+        upload.change(show_preview, inputs=[upload], outputs=[slider], api_visibility="private",
                       show_progress="hidden")
         run.click(enhance_ui, inputs=inputs, outputs=[slider, gallery, download, info], api_name="enhance_ui",
                   api_visibility="undocumented", concurrency_limit=concurrency, concurrency_id="model")

@@ -52,6 +52,9 @@ PREVIEW_SIDE = 1600
 MAX_SAMPLES = 8
 
 
+NO_IMAGE = "no image: upload a photo or pick a sample first"
+
+
 class DemoInputError(ValueError):
     """A problem with what the user sent (file or options); ``str(err)`` is one line for the page."""
 
@@ -181,7 +184,7 @@ class Enhancer:
         from uptflow.imageio import ImageReadError, load_image
 
         if path is None:
-            raise DemoInputError("no image: upload a photo or pick a sample first")
+            raise DemoInputError(NO_IMAGE)
         p = Path(path)
         name = name or p.name
         self.check_size(p, name)
@@ -224,6 +227,8 @@ class Enhancer:
         self.check_options(temperature, samples, seed)
         if exposure and not self.exposure:
             raise DemoInputError("exposure control is not available in this version of uptflow")
+        if path is None:
+            raise DemoInputError(NO_IMAGE)
         name = name or Path(path).name
         start = time.perf_counter()
         loaded = self.load(path, name)

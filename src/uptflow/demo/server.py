@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,14 @@ class Server:
     url: str
 
     def wait(self) -> None:
-        """Block until Ctrl-C (then the server is closed)."""
-        self.app.block_thread()
+        """Block until Ctrl-C (or the server stops); then close the server."""
+        try:
+            while getattr(self.app, "is_running", False):
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.close()
 
     def close(self) -> None:
         self.app.close()
