@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -92,3 +93,21 @@ def test_nothing_is_fetched_from_other_machines(demo_server, outbound_guard, tmp
     _client(demo_server.url, tmp_path).predict(gradio_client.handle_file(str(crops["whole"])),
                                                 api_name="/enhance")
     assert outbound_guard.attempts == []
+
+
+def test_page_handler_samples_with_seed_like_the_cli(demo_server, crops, tiny_model, decode, tmp_path) -> None:
+    from uptflow.cli import main
+
+    client = _client(demo_server.url, tmp_path)
+    slider, _gallery, files, info = client.predict(gradio_client.handle_file(str(crops["whole"])), 0.5, 3, 2,
+                                                   api_name="/enhance_ui")
+    out = tmp_path / "cli"
+    assert main(["enhance", str(crops["whole"]), "-o", str(out), "--model", str(tiny_model), "--format", "png",
+                 "-q", "--temperature", "0.5", "--samples", "2", "--seed", "3"]) == 0
+    assert [Path(f).name for f in files] == ["whole_uptflow_s0.png", "whole_uptflow_s1.png"]
+    for i, f in enumerate(files):
+        assert np.array_equal(decode(f), decode(out / f"whole_s{i}.png"))
+    assert re.match(r"\*\*\d+\.\d\d s\*\* on cpu", info) and "256x256 px" in info and "seed 3" in info, info
+    assert len(slider) == 2  # before, after
+    with pytest.raises(Exception, match="more than one sample needs a temperature > 0"):
+        client.predict(gradio_client.handle_file(str(crops["whole"])), 0.0, -1, 2, api_name="/enhance_ui")

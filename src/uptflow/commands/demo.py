@@ -21,7 +21,8 @@ memory are tiled automatically, as by `uptflow enhance`.
 
 API (same result as `uptflow enhance FILE --format png`):
   from gradio_client import Client, handle_file
-  png = Client("http://127.0.0.1:7860/").predict(handle_file("dark.jpg"), api_name="/enhance")
+  client = Client("http://127.0.0.1:7860/", analytics_enabled=False)
+  png_path = client.predict(handle_file("dark.jpg"), api_name="/enhance")
 
 examples:
   uptflow demo                              # bundled model, http://127.0.0.1:7860/

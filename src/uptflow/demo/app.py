@@ -33,9 +33,9 @@ TITLE = "UPT-Flow low-light enhancement"
 
 _INTRO = """\
 # {title}
-Drop a dark photo (or pick a sample) and press **Enhance**. Everything runs on this machine
-({device}); nothing is uploaded anywhere else. Model: `{model}`. Images up to {limit:,} pixels;
-larger ones are tiled automatically as in `uptflow enhance`.
+Drop a dark photo (or pick a sample) and press **Enhance**. Everything runs on this machine, on
+{device}; nothing is uploaded anywhere else. Model: `{model}`. Images up to {limit:,} pixels;
+those too big for memory are tiled automatically, as by `uptflow enhance`.
 """
 
 

@@ -98,7 +98,8 @@ def device_label(model: torch.nn.Module) -> str:
     dev = next(model.parameters()).device
     if dev.type == "cuda":
         return f"{dev} ({torch.cuda.get_device_name(dev)})"
-    return f"cpu ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"cpu ({n} thread{'s' if n != 1 else ''})"
 
 
 def _to_u8(rgb: np.ndarray) -> np.ndarray:
