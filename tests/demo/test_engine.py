@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from PIL import Image
 
 from uptflow import api
 from uptflow import models_registry as reg
+from uptflow.cli import main
 from uptflow.demo.engine import DemoInputError, Enhancer, supports_exposure
 from uptflow.demo.results import ResultStore
 from uptflow.imageio import save_image
@@ -24,8 +27,6 @@ def enhancer(tiny_model, tmp_path_factory):
 
 
 def _cli(tmp_path, tiny_model, src, *extra):
-    from uptflow.cli import main
-
     out = tmp_path / "cli"
     assert main(["enhance", str(src), "-o", str(out), "--model", str(tiny_model), "--format", "png", "-q",
                  *extra]) == 0
@@ -118,3 +119,28 @@ def test_exposure_is_offered_only_where_the_api_takes_it(enhancer, bad_files, tm
     if not supports_exposure():
         with pytest.raises(DemoInputError, match="exposure control is not available"):
             Enhancer(enhancer.model, enhancer.store).enhance_file(src, exposure=0.5)
+
+
+def _corpus_generator():
+    path = Path(__file__).resolve().parents[1] / "cli" / "make_bad_inputs.py"
+    spec = importlib.util.spec_from_file_location("make_bad_inputs", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_awkward_input_corpus_equals_the_cli_or_gives_a_message(enhancer, tiny_model, decode, tmp_path) -> None:
+    """Every file of the CLI's awkward-input corpus: the CLI's exact PNG, or one DemoInputError line."""
+    gen = _corpus_generator()
+    files = {n: p for n, p in gen.make_bad_inputs(tmp_path / "corpus").items()
+             if n in gen.EXPECTED_VALID and n != "unreadable.png"}  # uploads are always readable
+    out = tmp_path / "cli"
+    main(["enhance", *map(str, files.values()), "-o", str(out), "--model", str(tiny_model), "--format", "png", "-q"])
+    for name, path in sorted(files.items()):
+        if gen.EXPECTED_VALID[name]:
+            result = enhancer.enhance_file(path)
+            assert np.array_equal(decode(result.files[0]), decode(out / f"{path.stem}.png")), name
+        else:
+            with pytest.raises(DemoInputError) as info:
+                enhancer.enhance_file(path)
+            assert str(info.value).startswith(f"{name}: ") and "\n" not in str(info.value), name

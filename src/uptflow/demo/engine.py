@@ -20,7 +20,7 @@ import inspect
 import re
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -32,12 +32,15 @@ from uptflow.messages import one_line
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "MAX_SAMPLES",
+    "NO_IMAGE",
     "PREVIEW_SIDE",
     "DemoInputError",
     "DemoResult",
     "Enhancer",
     "supports_exposure",
     "device_label",
+    "user_message",
 ]
 
 #: Largest image (width x height) the demo accepts: 16 megapixels (e.g. 4896 x 3264).  Bigger
@@ -83,7 +86,6 @@ class DemoResult:
     device: str
     seed: int | None
     steps: int = 1
-    notes: list[str] = field(default_factory=list)
 
 
 def supports_exposure() -> bool:
