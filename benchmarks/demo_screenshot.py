@@ -55,8 +55,8 @@ def main() -> None:
     server = start(build_app(enhancer, samples), port=free_port(), allowed_paths=sorted({s.parent for s in samples}))
     opts = webdriver.ChromeOptions()
     opts.binary_location = "/usr/bin/chromium"
-    for flag in FLAGS + (f"--window-size={args.size.replace('x', ',')}",
-                         f"--user-data-dir={tempfile.mkdtemp(prefix='uptflow-chromium-')}"):
+    profile = tempfile.TemporaryDirectory(prefix="uptflow-chromium-")
+    for flag in FLAGS + (f"--window-size={args.size.replace('x', ',')}", f"--user-data-dir={profile.name}"):
         opts.add_argument(flag)
     drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
     try:
@@ -73,6 +73,7 @@ def main() -> None:
         drv.quit()
         server.close()
         enhancer.close()
+        profile.cleanup()
 
     img = Image.open(io.BytesIO(png)).convert("RGB")
     out = Path(args.out)

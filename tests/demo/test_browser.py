@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -68,7 +67,7 @@ def browser(tmp_path_factory):
     opts.binary_location = chromium
     for flag in FLAGS:
         opts.add_argument(flag)
-    opts.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='uptflow-chromium-')}")
+    opts.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")  # new, empty
     opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
                                            "download.prompt_for_download": False})
     opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})

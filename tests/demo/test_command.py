@@ -4,6 +4,7 @@ first page, is timed by ``benchmarks/demo_startup.py``.)"""
 
 from __future__ import annotations
 
+import signal
 import sys
 import urllib.request
 
@@ -53,7 +54,9 @@ def test_the_command_serves_the_page_on_localhost(tiny_model, monkeypatch, capsy
         self.close()
 
     monkeypatch.setattr(server_mod.Server, "wait", fetch_then_stop)
+    before = signal.getsignal(signal.SIGTERM)
     assert main(["demo", "--model", str(tiny_model), "--port", str(port)]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before  # the command's SIGTERM handler is removed again
     out = capsys.readouterr().out
     assert seen["status"] == 200 and "UPT-Flow" in seen["page"]
     assert seen["host"] == "127.0.0.1"  # the default binds this machine only

@@ -10,7 +10,9 @@ says so in one line.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 EPILOG = """\
@@ -60,6 +62,10 @@ def _model_name(spec: str | None) -> str:
     return Path(spec).name
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
     from uptflow.demo.gradio_env import DemoUnavailable, import_gradio
 
@@ -86,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
     model = load_cached(args.model, resolve_device(args.device))
     enhancer = Enhancer(model, max_pixels=int(args.max_megapixels * 1e6), model_name=_model_name(args.model),
                         tile=args.tile)
+    # SIGTERM (kill, docker stop, systemd) stops the server like Ctrl-C, so the result folder is removed
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
     try:
         samples = sample_paths()
         app = build_app(enhancer, samples, concurrency=args.concurrency)
@@ -98,4 +107,6 @@ def run(args: argparse.Namespace) -> int:
         print("uptflow demo: stopped")
     finally:
         enhancer.close()
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
     return 0
