@@ -113,7 +113,9 @@ def main(argv: list[str] | None = None) -> None:
         from uptflow.benchmark_data import write_benchmark_data
 
         print(f"writing the benchmark to {args.bench} ...", file=sys.stderr)
-        write_benchmark_data(args.bench)
+        from uptflow.shared_data import shared_root
+
+        write_benchmark_data(args.bench, shared_root(default=REPO.parent / "shared") / "data")
     methods = _methods(args.model)
     t0 = time.perf_counter()
     results = evaluate(args.bench, subsets, methods, not args.no_lpips, args.limit)

@@ -22,14 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from uptflow.imageio import list_images, read_rgb, save_image
+from uptflow.shared_data import shared_path
 
 SUBSETS = ("kodak24", "sice_val", "sice_benchmark")
 DEFAULT_SEED = 20251125
 
 
 def default_data_root() -> Path:
-    """``../shared/data`` beside the source checkout (where the project keeps its data)."""
-    return Path(__file__).resolve().parents[3] / "shared" / "data"
+    """``$UPTFLOW_SHARED/data`` (see :mod:`uptflow.shared_data`); a one-line error when it is not set."""
+    return shared_path("data")
 
 
 def _write(out: Path, name: str, low: np.ndarray, normal: np.ndarray, manifest: list[dict]) -> None:
@@ -47,7 +48,9 @@ def write_benchmark_data(out: str | Path, data_root: str | Path | None = None, s
 
     ``limit`` keeps the first N pairs of each subset (quick checks; the benchmark is all of them).
 
-    Raises ``FileNotFoundError`` with a one-line message if the source data is missing.
+    ``data_root`` is the folder holding ``photos/kodak24`` and ``sice_part1`` (default
+    :func:`default_data_root`).  Raises ``FileNotFoundError`` with a one-line message if the
+    source data is missing or its location is not set.
     """
     from uptflow.data.sice import load_pairs
     from uptflow.data.synthesis import synthesize

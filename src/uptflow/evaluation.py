@@ -28,6 +28,7 @@ import numpy as np
 
 from uptflow.messages import one_line
 from uptflow.metrics import LPIPS, EvalProtocol, LPIPSWeightsMissing, evaluate_pair, summarize
+from uptflow.text import natural_key
 
 __all__ = [
     "EvalResult",
@@ -125,7 +126,7 @@ def match_by_stem(pred_dir: str | Path, gt_dir: str | Path) -> tuple[list[tuple[
     """
     pred = _images_by_stem(Path(pred_dir), "prediction")
     gt = _images_by_stem(Path(gt_dir), "ground-truth")
-    common = sorted(set(pred) & set(gt), key=_natural_key)
+    common = sorted(set(pred) & set(gt), key=natural_key)
     if not common:
         ex_p = ", ".join(sorted(pred)[:3])
         ex_g = ", ".join(sorted(gt)[:3])
@@ -134,12 +135,6 @@ def match_by_stem(pred_dir: str | Path, gt_dir: str | Path) -> tuple[list[tuple[
     unmatched = {"pred": sorted(pred[s].name for s in set(pred) - set(gt)),
                  "gt": sorted(gt[s].name for s in set(gt) - set(pred))}
     return [(s, pred[s], gt[s]) for s in common], unmatched
-
-
-def _natural_key(s: str) -> list[object]:
-    import re
-
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
 
 
 # ------------------------------------------------------------------------------------------

@@ -81,7 +81,9 @@ def test_errors(tmp_path: Path, photos: list[Path]) -> None:
         SyntheticPairDataset(photos, crop=32, length=0)
 
 
-def test_synthetic_and_mixed_configs_with_real_sice(photos: list[Path]) -> None:
+def test_synthetic_and_mixed_configs_with_real_sice(photos: list[Path], shared_dir: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UPTFLOW_SHARED", str(shared_dir))  # mixed: SICE frames from the shared setting
     folder = str(photos[0].parent)
     cfg = DataConfig(layout="synthetic", photo_dirs=(folder,), crop=48, length=10, max_side=256,
                      val_photo_dirs=(folder,), val_max_images=2, synth={"jpeg_prob": 0.0})

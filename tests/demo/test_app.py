@@ -41,6 +41,7 @@ def test_enhance_endpoint_is_listed(demo_server, tmp_path) -> None:
     assert len(params) == 1 and params[0]["component"] == "File"
 
 
+@pytest.mark.slow
 def test_three_concurrent_calls_equal_the_cli(demo_server, crops, cli_png, decode, tmp_path) -> None:
     # two tiled images (shared tile statistics) and one enhanced whole, at the same time
     files = [crops["tiled_a"], crops["whole"], crops["tiled_b"]]

@@ -101,6 +101,7 @@ def _requested_hosts(drv) -> set[str]:
     return hosts
 
 
+@pytest.mark.slow
 def test_enhance_in_the_browser_equals_the_cli(browser, demo_server, sample_files, cli_png, decode,
                                                bad_files) -> None:
     from selenium.webdriver.common.by import By

@@ -40,6 +40,7 @@ def test_is_loopback() -> None:
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.10")
 
 
+@pytest.mark.slow
 def test_the_command_serves_the_page_on_localhost(tiny_model, monkeypatch, capsys) -> None:
     pytest.importorskip("gradio", reason="the demo needs the 'demo' extra (gradio)")
     from uptflow.demo import server as server_mod

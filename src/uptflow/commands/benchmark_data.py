@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
                     "Score a model on it with `uptflow evaluate` or benchmarks/quality.py.")
     p.add_argument("out", help="output folder")
     p.add_argument("--data-root", default=None,
-                   help="folder holding photos/kodak24 and sice_part1 (default: ../shared/data beside the checkout)")
+                   help="folder holding photos/kodak24 and sice_part1 (default: $UPTFLOW_SHARED/data)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"synthesis seed (default {DEFAULT_SEED})")
     p.add_argument("--subsets", default=",".join(SUBSETS), help=f"comma-separated subset names (default: {','.join(SUBSETS)})")
     p.set_defaults(run=run)

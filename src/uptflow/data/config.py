@@ -47,8 +47,8 @@ class DataConfig:
             :func:`~uptflow.data.layouts.discover_pairs` (``lol``, ``lolv2``, ``folders``, ``sice``,
             ``smid``, ``sdsd``), ``synthetic`` (pairs synthesised from ``photo_dirs``) or
             ``mixed`` (synthetic photos + real SICE train pairs, see ``sice_weight``).
-        root: dataset folder (``sice``/``mixed``: the SICE folder, default ``../shared/data/sice_part1``
-            next to the repository).
+        root: dataset folder (``sice``/``mixed``: the SICE folder, default
+            ``$UPTFLOW_SHARED/data/sice_part1``).
         low_dir, normal_dir: the two folders of the ``folders`` layout (relative to ``root`` if set).
         photo_dirs: normal-light photo folders/files/globs for ``synthetic``/``mixed``.
         val_root, val_layout: an explicit validation dataset (its ``val`` split).

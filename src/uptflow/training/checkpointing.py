@@ -5,9 +5,11 @@ it loads with ``torch.load(weights_only=True)`` (no pickled code is ever execute
 
 ``{"format": "uptflow-train", "version": 1, "model": state_dict, "config": resolved run config
 dict (model config under "model"), "optimizer", "scheduler", "scaler" (or None), "iteration":
-completed iterations, "best": {"metric", "value", "iteration"}, "nonfinite": {...}, "rng": {...}}``
+completed iterations, "best": {"metric", "value", "iteration"}, "nonfinite": {...}, "rng": {...},
+"params_ema": averaged state_dict or None, "ema": {"decay", "updates"} or None}``
 
-``uptflow.checkpoints.load_model(path)`` reads the model from it directly.
+``uptflow.checkpoints.load_model(path)`` reads the model from it directly -- the averaged weights
+when ``params_ema`` is present (see :mod:`uptflow.training.ema`).
 """
 
 from __future__ import annotations
