@@ -22,7 +22,9 @@ import numpy as np
 import torch
 
 from uptflow.baselines import BASELINES
-from uptflow.imageio import list_images, read_rgb, to_numpy, to_tensor
+from uptflow.io.listing import list_images
+from uptflow.io.read import read_rgb
+from uptflow.io.tensors import to_numpy, to_tensor
 from uptflow.metrics import EvalProtocol, evaluate_pair
 
 REPO = Path(__file__).resolve().parents[1]

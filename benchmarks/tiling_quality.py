@@ -58,7 +58,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from uptflow.data.synthesis import synthesize
-    from uptflow.imageio import read_rgb, to_numpy, to_tensor
+    from uptflow.io.read import read_rgb
+    from uptflow.io.tensors import to_numpy, to_tensor
     from uptflow.models_registry import load_cached, random_model
     from uptflow.tiled_enhance import enhance_tiled
     from uptflow.tiling import run_tiled

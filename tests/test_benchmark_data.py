@@ -7,7 +7,7 @@ import pytest
 
 from uptflow.benchmark_data import write_benchmark_data
 from uptflow.cli import main
-from uptflow.imageio import read_rgb
+from uptflow.io.read import read_rgb
 
 
 @pytest.mark.slow

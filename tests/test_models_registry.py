@@ -122,3 +122,14 @@ def test_random_model_is_seeded_and_not_degenerate(tiny_model):
     assert torch.equal(ya, yb)
     assert float(ya.std()) > 1e-3
     assert not torch.allclose(a.enhance(x * 0.2), ya)
+
+
+def test_model_path_that_is_not_a_file_says_what_it_is(tmp_path):
+    fifo = tmp_path / "m.safetensors"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="is a named pipe"):
+        reg.resolve_model(str(fifo), "cpu")  # refused without opening it (that would block)
+    loop = tmp_path / "loop.safetensors"
+    loop.symlink_to(loop)
+    with pytest.raises(ValueError, match="symbolic link loop"):
+        reg.resolve_model(str(loop), "cpu")

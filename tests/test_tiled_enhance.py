@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from uptflow.imageio import read_rgb, to_tensor
+from uptflow.io.read import read_rgb
+from uptflow.io.tensors import to_tensor
 from uptflow.models_registry import BUNDLED_MODEL, load_cached, random_model
 from uptflow.tiled_enhance import DEFAULT_REFINE, enhance_tiled, subsample_factor
 from uptflow.tiling import run_tiled, tile_windows

@@ -167,7 +167,7 @@ def enhance_array(model: UPTFlow, rgb: np.ndarray, temperature: float = 0.0, sam
     Sample ``i`` uses seed ``seed + i`` (so sample 0 does not change when more are asked for);
     at temperature 0 every sample would be identical, so ``samples`` must then be 1.
     """
-    from uptflow.imageio import to_numpy, to_tensor
+    from uptflow.io.tensors import to_numpy, to_tensor
 
     check_options(temperature=temperature, samples=samples, tile=tile, overlap=overlap, seed=seed,
                   tile_refine=tile_refine)
@@ -310,7 +310,7 @@ def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed:
 
     Raises:
         TypeError / ValueError: unsupported input type, shape or dtype, bad option values, no
-            model available; :class:`uptflow.imageio.ImageReadError` for an unreadable file.
+            model available; :class:`uptflow.io.read.ImageReadError` for an unreadable file.
     """
     check_options(temperature=temperature, tile=tile, overlap=overlap, seed=seed, tile_refine=tile_refine)
     if isinstance(image, torch.Tensor) and isinstance(device, str) and device == "auto" \
@@ -325,7 +325,7 @@ def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed:
     if isinstance(image, (str, os.PathLike)):
         from PIL import Image
 
-        from uptflow.imageio import load_image
+        from uptflow.io.read import load_image
 
         loaded = load_image(Path(image))
         out = _run(net, loaded.rgb, **kw)

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from uptflow.imageio import list_images, read_rgb, save_image
+from uptflow.io.listing import list_images
+from uptflow.io.read import read_rgb
+from uptflow.io.write import atomic_write, save_image
 from uptflow.shared_data import shared_path
 
 SUBSETS = ("kodak24", "sice_val", "sice_benchmark")
@@ -90,5 +92,5 @@ def write_benchmark_data(out: str | Path, data_root: str | Path | None = None, s
         manifest["subsets"][subset] = {"pairs": len(pairs), "source": f"sice_part1, verified pairs, split {split}"}
     manifest["files"] = files
     out.mkdir(parents=True, exist_ok=True)
-    (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=1))
+    atomic_write(out / "MANIFEST.json", lambda tmp: tmp.write_text(json.dumps(manifest, indent=1)), what="manifest")
     return manifest

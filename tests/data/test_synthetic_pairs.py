@@ -11,7 +11,7 @@ import torch
 from uptflow.data.config import DataConfig, build_dataset
 from uptflow.data.paired import MixedDataset, PairedDataset
 from uptflow.data.synthetic_pairs import SyntheticPairDataset, downscale_max_side
-from uptflow.imageio import read_rgb
+from uptflow.io.read import read_rgb
 
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png")
 

@@ -239,7 +239,7 @@ def build_dataset(cfg: DataConfig, split: str = "train") -> Dataset | None:
             return PairedDataset(recs, crop=None, augment=False, seed=cfg.seed, multiple=cfg.val_multiple)
         if cfg.val_photo_dirs:
             from uptflow.data.synthetic_pairs import SyntheticPairDataset
-            from uptflow.imageio import list_images
+            from uptflow.io.listing import list_images
 
             photos = evenly_spaced(list_images(list(cfg.val_photo_dirs), recursive=True), int(cfg.val_max_images))
             return SyntheticPairDataset(photos, None, False, cfg.seed, cfg.synth_params(), max_side=cfg.max_side,

@@ -22,7 +22,8 @@ from PIL import Image
 
 from uptflow.data.augment import augment_image
 from uptflow.data.paired import EpochDataset, LRUCache, _check_crop, crop_to_multiple, to_chw
-from uptflow.imageio import list_images, read_rgb
+from uptflow.io.listing import list_images
+from uptflow.io.read import read_rgb
 
 __all__ = ["SyntheticPairDataset", "downscale_max_side"]
 
@@ -44,7 +45,7 @@ class SyntheticPairDataset(EpochDataset):
 
     Args:
         photo_dirs: folders, files or glob patterns of normal-light photos (expanded with
-            :func:`uptflow.imageio.list_images`; sorted, duplicates removed).
+            :func:`uptflow.io.listing.list_images`; sorted, duplicates removed).
         crop: square random-crop side (photos smaller than it are reflect-padded), or None for
             whole (downscaled) photos, e.g. for a fixed synthetic validation set.
         augment: random flips and quarter turns of the crop.

@@ -31,6 +31,7 @@ import yaml
 
 from uptflow.config import UPTFlowConfig, get_preset, presets, reject_unknown_fields
 from uptflow.data.config import DataConfig
+from uptflow.validation import MAX_SEED
 
 __all__ = [
     "OptimConfig",
@@ -183,8 +184,8 @@ class TrainConfig:
         self.optim.validate()
         self.schedule.validate()
         self.train.validate()
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be an integer in 0 .. 2**63-1, got {self.seed!r}")
         multiple = self.model_config().size_multiple
         if self.data.crop is None:
             raise ValueError("data.crop must be set for training (batches need one size)")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from uptflow.imageio import IMAGE_EXTENSIONS
+from uptflow.io.formats import IMAGE_EXTENSIONS
 from uptflow.text import natural_key
 
 __all__ = ["PairRecord", "LAYOUTS", "SPLITS", "NPY_SUFFIX", "SHOW", "log"]

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from uptflow.imageio import read_rgb
+from uptflow.io.read import read_rgb
 from uptflow.pixels import to_unit_float
 
 from .common import NPY_SUFFIX, PairRecord, log
@@ -19,7 +19,7 @@ def read_pair_image(path: str | Path) -> np.ndarray:
     ``.npy`` arrays must be ``(H, W, 3)``: uint8 is divided by 255, uint16 by 65535, float arrays
     are taken to be in ``[0, 1]`` already (values up to 1.01 are clipped; larger ones are an
     error, they would mean an array stored in 0..255).  Other files go through
-    :func:`uptflow.imageio.read_rgb`.
+    :func:`uptflow.io.read.read_rgb`.
 
     Raises:
         ValueError: unreadable file, wrong shape/dtype, non-finite or out-of-range values.
