@@ -80,7 +80,7 @@ def decode():
 
 def decode_pixels(path: str | Path) -> np.ndarray:
     """Pixels of an image file as stored (uint8 / uint16 array, channels last)."""
-    from uptflow.imageio import load_image
+    from uptflow.io.read import load_image
 
     loaded = load_image(path)
     scale = 65535 if loaded.bit_depth == 16 else 255

@@ -15,7 +15,7 @@ from uptflow import models_registry as reg
 from uptflow.cli import main
 from uptflow.demo.engine import DemoInputError, Enhancer, supports_exposure
 from uptflow.demo.results import ResultStore
-from uptflow.imageio import save_image
+from uptflow.io.write import save_image
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +75,12 @@ def test_bad_files_give_one_line_messages_naming_the_file(enhancer, bad_files, m
     with pytest.raises(DemoInputError, match=r"^my photo\.png: not an image"):
         enhancer.enhance_file(bad_files["text"], name="my photo.png")
     # the pixel limit is checked from the header, before any decoding
-    import uptflow.imageio
+    import uptflow.io.read
 
     def no_decode(*_a, **_k):
         raise AssertionError("a too large image was decoded")
 
-    monkeypatch.setattr(uptflow.imageio, "load_image", no_decode)
+    monkeypatch.setattr(uptflow.io.read, "load_image", no_decode)
     with pytest.raises(DemoInputError, match=r"^huge\.png: image too large: 700x500 = 350,000 pixels; .* 300,000"):
         enhancer.enhance_file(bad_files["huge"])
     with pytest.raises(DemoInputError, match="no image"):
@@ -144,3 +144,23 @@ def test_awkward_input_corpus_equals_the_cli_or_gives_a_message(enhancer, tiny_m
             with pytest.raises(DemoInputError) as info:
                 enhancer.enhance_file(path)
             assert str(info.value).startswith(f"{name}: ") and "\n" not in str(info.value), name
+
+
+def test_reader_notes_are_reported_naming_the_upload(enhancer, tmp_path, monkeypatch) -> None:
+    import warnings
+
+    import uptflow.io.read
+
+    src = tmp_path / "cache-name-123.png"
+    Image.new("RGB", (12, 10), (5, 5, 5)).save(src)
+    real = uptflow.io.read.load_image
+
+    def noisy(p):
+        warnings.warn(f"{p}: interlaced 16-bit colour PNG is read at 8-bit precision")
+        return real(p)
+
+    monkeypatch.setattr(uptflow.io.read, "load_image", noisy)
+    result = enhancer.enhance_file(src, name="holiday.png")
+    assert result.notes == ["holiday.png: interlaced 16-bit colour PNG is read at 8-bit precision"]
+    _, notes = enhancer.preview(src, name="holiday.png")
+    assert notes == result.notes

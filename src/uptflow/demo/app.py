@@ -65,10 +65,12 @@ def build_app(enhancer: Enhancer, samples: list[Path] | None = None, concurrency
         if not path:
             return None
         try:
-            before = enhancer.preview(path)
+            before, notes = enhancer.preview(path)
         except DemoInputError as err:
             gr.Warning(str(err))
             return None
+        for note in notes:
+            gr.Warning(note)
         return before, before
 
     def enhance_ui(path: str | None, temperature: float, seed: float | None, samples: float,
@@ -83,6 +85,8 @@ def build_app(enhancer: Enhancer, samples: list[Path] | None = None, concurrency
                                            seed=seed_i, exposure=float(exposure or 0.0), progress=step)
         except Exception as err:  # noqa: BLE001 - every failure becomes a message in the page
             raise fail(err) from None
+        for note in result.notes:
+            gr.Warning(note)
         files = [str(f) for f in result.files]
         many = len(result.afters) > 1
         return (

@@ -2,9 +2,9 @@
 
 Why it exists: the page and the ``/enhance`` API endpoint must give exactly what
 ``uptflow enhance FILE --format png`` gives.  So this module does what the CLI does, with the
-same functions: :func:`uptflow.imageio.load_image` (EXIF orientation, 16-bit, alpha),
+same functions: :func:`uptflow.io.read.load_image` (EXIF orientation, 16-bit, alpha),
 :func:`uptflow.api.enhance_array` (automatic tiling of images that do not fit in memory, seeds
-``seed + i`` per sample) and :func:`uptflow.imageio.save_image` (bit depth and alpha kept, atomic
+``seed + i`` per sample) and :func:`uptflow.io.write.save_image` (bit depth and alpha kept, atomic
 write).  What it adds is what a public page needs: a pixel limit checked from the file header
 *before* decoding, user mistakes as :class:`DemoInputError` (one line naming the file), small
 previews for the before/after view, and the time taken and the device.
@@ -20,7 +20,7 @@ import inspect
 import re
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -75,6 +75,7 @@ class DemoResult:
         device: where the model ran, e.g. ``"cpu (2 threads)"``.
         seed: the seed used (``None`` at temperature 0).
         steps: model passes the enhancement took (1 = whole image; more = tiled).
+        notes: the image reader's notes (one line each), shown as warnings in the page.
     """
 
     files: list[Path]
@@ -86,6 +87,7 @@ class DemoResult:
     device: str
     seed: int | None
     steps: int = 1
+    notes: list[str] = field(default_factory=list)
 
 
 def supports_exposure() -> bool:
@@ -105,7 +107,7 @@ def device_label(model: torch.nn.Module) -> str:
 
 
 def _to_u8(rgb: np.ndarray) -> np.ndarray:
-    """``(H, W, 3)`` float in ``[0, 1]`` -> uint8, rounded as :func:`uptflow.imageio.save_image` does."""
+    """``(H, W, 3)`` float in ``[0, 1]`` -> uint8, rounded as :func:`uptflow.io.write.save_image` does."""
     return np.rint(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
@@ -182,9 +184,11 @@ class Enhancer:
         """Decode ``path`` like the CLI; :class:`DemoInputError` for a non-image, corrupt or huge file.
 
         Returns:
-            :class:`uptflow.imageio.LoadedImage` (``rgb`` ``(H, W, 3)`` float32 in ``[0, 1]``).
+            ``(loaded, notes)``: :class:`uptflow.io.read.LoadedImage` (``rgb`` ``(H, W, 3)``
+            float32 in ``[0, 1]``) and the reader's notes (e.g. "interlaced 16-bit colour PNG is
+            read at 8-bit precision"), one line each, naming ``name`` (the CLI prints the same notes).
         """
-        from uptflow.imageio import ImageReadError, load_image
+        from uptflow.io.read import ImageReadError, load_image
 
         if path is None:
             raise DemoInputError(NO_IMAGE)
@@ -192,15 +196,19 @@ class Enhancer:
         name = name or p.name
         self.check_size(p, name)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # reader notes (e.g. broken EXIF) are not errors
-                return load_image(p)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                loaded = load_image(p)
         except ImageReadError as err:
             raise DemoInputError(f"{name}: {err.reason}") from None
+        notes = [one_line(str(w.message).replace(str(p), name), 200) for w in caught]
+        return loaded, list(dict.fromkeys(notes))
 
-    def preview(self, path: str | Path, name: str | None = None) -> np.ndarray:
-        """uint8 ``(h, w, 3)`` preview of an uploaded file (errors as in :meth:`load`)."""
-        return _preview(self.load(path, name).rgb, self.preview_side)
+    def preview(self, path: str | Path, name: str | None = None) -> tuple[np.ndarray, list[str]]:
+        """``(preview, notes)``: uint8 ``(h, w, 3)`` preview of an upload and the reader's notes
+        (errors as in :meth:`load`)."""
+        loaded, notes = self.load(path, name)
+        return _preview(loaded.rgb, self.preview_side), notes
 
     @staticmethod
     def check_options(temperature: float, samples: int, seed: int | None) -> None:
@@ -224,7 +232,7 @@ class Enhancer:
         and only when non-zero (so results at 0 are those of a CLI without the option).
         """
         from uptflow import api
-        from uptflow.imageio import save_image
+        from uptflow.io.write import save_image
 
         samples = int(samples)
         self.check_options(temperature, samples, seed)
@@ -234,7 +242,7 @@ class Enhancer:
             raise DemoInputError(NO_IMAGE)
         name = name or Path(path).name
         start = time.perf_counter()
-        loaded = self.load(path, name)
+        loaded, notes = self.load(path, name)
         h, w = loaded.rgb.shape[:2]
         if temperature > 0 and seed is None:
             seed = api.new_seed()
@@ -262,7 +270,7 @@ class Enhancer:
             before=_preview(loaded.rgb, self.preview_side),
             afters=[_preview(o, self.preview_side) for o in outs],
             width=w, height=h, seconds=seconds, device=self.device,
-            seed=seed if temperature > 0 else None, steps=steps[0],
+            seed=seed if temperature > 0 else None, steps=steps[0], notes=notes,
         )
 
     def describe(self, result: DemoResult, temperature: float) -> str:
