@@ -87,7 +87,7 @@ def main() -> None:
         gt = None
         if "kodak" in str(path):
             gt = img
-            img = synthesize(gt, np.random.default_rng(0))
+            img = synthesize(gt, np.random.default_rng(0), global_prob=1.0)  # as in the published numbers
         x = to_tensor(img)
         with torch.no_grad():
             whole = to_numpy(model.enhance(x))

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from uptflow.config import UPTFlowConfig
+from uptflow.exposure import apply_exposure, check_exposure
 from uptflow.inference import BYTES_PER_PIXEL_PER_WIDTH
 from uptflow.inference import bytes_per_pixel as inference_bytes_per_pixel
 from uptflow.model import UPTFlow
@@ -194,8 +195,9 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 
 
 def _run(model: UPTFlow, rgb: np.ndarray, temperature: float, seed: int | None, tile: int | None,
-         overlap: int, tile_refine: int) -> np.ndarray:
-    return enhance_array(model, rgb, temperature, 1, seed, tile, overlap, tile_refine=tile_refine)[0]
+         overlap: int, tile_refine: int, exposure: float = 0.0) -> np.ndarray:
+    out = enhance_array(model, rgb, temperature, 1, seed, tile, overlap, tile_refine=tile_refine)[0]
+    return apply_exposure(out, exposure)  # uptflow.exposure: EV in linear light, soft shoulder
 
 
 def _from_uint(a: np.ndarray) -> tuple[np.ndarray, float]:
@@ -267,7 +269,7 @@ def _enhance_pil(model: UPTFlow, img: Any, **kw: Any) -> Any:
 
 
 def _enhance_torch(model: UPTFlow, t: torch.Tensor, temperature: float, seed: int | None, tile: int | None,
-                   overlap: int, tile_refine: int) -> torch.Tensor:
+                   overlap: int, tile_refine: int, exposure: float = 0.0) -> torch.Tensor:
     if not t.is_floating_point():
         raise TypeError(f"image tensor must be floating point in [0, 1], got dtype {t.dtype}")
     if t.ndim not in (3, 4) or t.shape[-3] != 3:
@@ -275,13 +277,13 @@ def _enhance_torch(model: UPTFlow, t: torch.Tensor, temperature: float, seed: in
     device = next(model.parameters()).device
     x = (t if t.ndim == 4 else t.unsqueeze(0)).detach().to(device, torch.float32).clamp(0.0, 1.0)
     y = enhance_tensor(model, x, temperature, seed, tile, overlap, tile_refine=tile_refine)
-    y = y.to(t.device, t.dtype)
+    y = apply_exposure(y, exposure).to(t.device, t.dtype)
     return y if t.ndim == 4 else y[0]
 
 
 def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed: int | None = None,
             device: str | torch.device = "auto", tile: int | None = None, overlap: int = _DEFAULT_OVERLAP,
-            tile_refine: int = DEFAULT_REFINE) -> Any:
+            tile_refine: int = DEFAULT_REFINE, exposure: float = 0.0) -> Any:
     """Enhance a low-light image; the result has the type (and shape/mode/dtype) of the input.
 
     Args:
@@ -307,6 +309,9 @@ def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed:
         overlap: overlap of neighbouring tiles in pixels.
         tile_refine: passes over the tiles that refine the image statistics all tiles share
             (only when tiling; 0 = fastest, default 1; see :mod:`uptflow.tiled_enhance`).
+        exposure: EV stops applied to the result in linear light with a soft highlight shoulder
+            that never clips what was not clipped (:func:`uptflow.exposure.apply_exposure`);
+            0 (default) leaves the result unchanged.
 
     Raises:
         TypeError / ValueError: unsupported input type, shape or dtype, bad option values, no
@@ -318,6 +323,7 @@ def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed:
         device = image.device if image.device.type == "cuda" else device
     net = load_cached(model, device if isinstance(model, UPTFlow) else resolve_device(device))
     kw = dict(temperature=temperature, seed=seed, tile=tile, overlap=overlap, tile_refine=tile_refine)
+    kw["exposure"] = check_exposure(exposure)
     if isinstance(image, torch.Tensor):
         return _enhance_torch(net, image, **kw)
     if isinstance(image, np.ndarray):

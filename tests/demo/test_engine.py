@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from uptflow import api
 from uptflow import models_registry as reg
 from uptflow.cli import main
 from uptflow.demo.engine import DemoInputError, Enhancer, supports_exposure
@@ -98,27 +97,32 @@ def test_bad_options_give_messages(enhancer, bad_files, kw, message) -> None:
         enhancer.enhance_file(bad_files["huge"], **kw)  # options are checked before the file
 
 
-def test_exposure_is_offered_only_where_the_api_takes_it(enhancer, bad_files, tmp_path, monkeypatch) -> None:
-    assert supports_exposure() == ("exposure" in inspect.signature(api.enhance_array).parameters)
+def test_exposure_follows_the_cli_where_uptflow_has_it(enhancer, tiny_model, decode, tmp_path,
+                                                       monkeypatch) -> None:
+    import sys
+
+    import uptflow
+
+    has = "exposure" in inspect.signature(uptflow.enhance).parameters
+    assert supports_exposure() == has and enhancer.exposure == has
     src = tmp_path / "e.png"
-    Image.new("RGB", (24, 16), (20, 20, 20)).save(src)
-    seen = {}
-    original = api.enhance_array
-
-    def with_exposure(model, rgb, *a, exposure: float = 0.0, **kw):
-        seen["exposure"] = exposure
-        return original(model, rgb, *a, **kw)
-
-    monkeypatch.setattr(api, "enhance_array", with_exposure)
-    assert supports_exposure()
-    e = Enhancer(enhancer.model, enhancer.store)
-    assert e.exposure
-    e.enhance_file(src, exposure=0.5)
-    assert seen == {"exposure": 0.5}
-    monkeypatch.setattr(api, "enhance_array", original)
-    if not supports_exposure():
-        with pytest.raises(DemoInputError, match="exposure control is not available"):
-            Enhancer(enhancer.model, enhancer.store).enhance_file(src, exposure=0.5)
+    Image.fromarray((np.random.default_rng(2).random((20, 28, 3)) * 50).astype(np.uint8)).save(src)
+    if has:
+        out = _cli(tmp_path, tiny_model, src, "--exposure", "1.5")
+        got = enhancer.enhance_file(src, exposure=1.5)
+        assert np.array_equal(decode(got.files[0]), decode(out / "e.png"))
+        plain = enhancer.enhance_file(src)
+        assert not np.array_equal(decode(plain.files[0]), decode(got.files[0]))
+        with pytest.raises(DemoInputError, match="exposure must be between"):
+            enhancer.enhance_file(src, exposure=99.0)
+    # without the feature (an older uptflow): no slider, and a non-zero value is refused
+    monkeypatch.setitem(sys.modules, "uptflow.exposure", None)
+    assert not supports_exposure()
+    older = Enhancer(enhancer.model, enhancer.store)
+    assert not older.exposure
+    with pytest.raises(DemoInputError, match="exposure control is not available"):
+        older.enhance_file(src, exposure=0.5)
+    assert older.enhance_file(src).files[0].is_file()
 
 
 def _corpus_generator():

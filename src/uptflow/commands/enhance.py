@@ -78,6 +78,9 @@ def add_common_arguments(p: argparse.ArgumentParser, temperature: float, samples
     p.add_argument("--tile-refine", type=int, default=1, metavar="N",
                    help="when tiling: passes over the tiles that refine the image statistics they share "
                         "(default 1; 0 = fastest, less faithful to a whole-image run)")
+    p.add_argument("--exposure", type=float, default=0.0, metavar="EV",
+                   help="brighten (+) or darken (-) the result by EV stops in linear light; a soft highlight "
+                        "shoulder keeps what was not clipped unclipped (default 0 = unchanged)")
     p.add_argument("-r", "--recursive", action="store_true", help="also enhance images in sub-folders")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -133,6 +136,9 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
     if args.temperature == 0 and args.samples > 1:
         raise ValueError("--samples > 1 needs --temperature > 0 (at temperature 0 every sample is identical)")
     check_output_options(args)
+    from uptflow.exposure import check_exposure
+
+    check_exposure(args.exposure, "--exposure")  # one line before any work (uptflow.exposure)
     listing = collect_images(inputs, recursive=args.recursive)
     if not listing.files:
         raise ValueError(strict_message(listing.skipped[0]))
@@ -223,6 +229,9 @@ def _enhance_one(src: Path, targets: list[Path], args: argparse.Namespace, model
             outs = api.enhance_array(model, loaded.rgb, temperature=args.temperature, samples=args.samples,
                                      seed=seed, tile=tile, overlap=min(args.overlap, max(tile - 1, 0)),
                                      progress=tile_progress, tile_refine=args.tile_refine)
+        from uptflow.exposure import apply_exposure
+
+        outs = [apply_exposure(o, args.exposure) for o in outs]  # EV in linear light, soft shoulder
         with warnings.catch_warnings(record=True) as caught_write:
             warnings.simplefilter("always")
             for target, rgb in zip(targets, outs):

@@ -4,6 +4,8 @@ Item ``i``: take photo ``i % n_photos``, crop (+ flip/rotate) it with the item g
 ``default_rng([seed, epoch, i])``, then darken the crop with
 :func:`uptflow.data.synthesis.synthesize` using the *same* generator.  So an item is bit-exactly
 reproducible from ``(seed, epoch, i)``, and every epoch sees new crops and new degradations.
+With the default :class:`~uptflow.data.synthesis.SynthParams` 70 % of the crops are also re-lit
+(lamps, windows, vignetting: :mod:`uptflow.data.illumination`) and 30 % only darkened globally.
 
 Decoding dominates the cost (a 2560x1600 JPEG takes ~0.1 s to decode, a 160 px crop ~nothing), so
 photos are downscaled on load to at most ``max_side`` px on the long side (area averaging, which

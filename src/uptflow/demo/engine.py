@@ -91,10 +91,19 @@ class DemoResult:
 
 
 def supports_exposure() -> bool:
-    """Whether :func:`uptflow.api.enhance_array` takes ``exposure=`` (EV); the slider shows only then."""
-    from uptflow import api
+    """Whether this uptflow has exposure control: :func:`uptflow.enhance` takes ``exposure=`` (EV)
+    and :mod:`uptflow.exposure` exists (what ``uptflow enhance --exposure`` applies).  The page
+    shows the exposure slider only then."""
+    import importlib.util
 
-    return "exposure" in inspect.signature(api.enhance_array).parameters
+    import uptflow
+
+    if "exposure" not in inspect.signature(uptflow.enhance).parameters:
+        return False
+    try:
+        return importlib.util.find_spec("uptflow.exposure") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def device_label(model: torch.nn.Module) -> str:
@@ -228,8 +237,8 @@ class Enhancer:
                      progress: Callable[[int, int], None] | None = None) -> DemoResult:
         """Enhance one uploaded file; write full-resolution PNGs; return them with previews.
 
-        ``exposure`` (EV) is passed on only where :func:`uptflow.api.enhance_array` supports it,
-        and only when non-zero (so results at 0 are those of a CLI without the option).
+        ``exposure`` (EV) is applied as by ``uptflow enhance --exposure`` where this uptflow has
+        exposure control (:func:`supports_exposure`); elsewhere a non-zero value is refused.
         """
         from uptflow import api
         from uptflow.io.write import save_image
@@ -238,6 +247,13 @@ class Enhancer:
         self.check_options(temperature, samples, seed)
         if exposure and not self.exposure:
             raise DemoInputError("exposure control is not available in this version of uptflow")
+        if self.exposure:
+            from uptflow.exposure import check_exposure
+
+            try:
+                ev = check_exposure(float(exposure), "exposure")
+            except (TypeError, ValueError) as err:
+                raise DemoInputError(one_line(err)) from None
         if path is None:
             raise DemoInputError(NO_IMAGE)
         name = name or Path(path).name
@@ -253,10 +269,12 @@ class Enhancer:
             if progress is not None:
                 progress(done, total)
 
-        extra = {"exposure": float(exposure)} if exposure else {}
         outs = api.enhance_array(self.model, loaded.rgb, temperature=float(temperature), samples=samples,
-                                 seed=seed if temperature > 0 else None, tile=self.tile, progress=on_step,
-                                 **extra)
+                                 seed=seed if temperature > 0 else None, tile=self.tile, progress=on_step)
+        if self.exposure:  # as `uptflow enhance --exposure EV` (EV 0 returns the result unchanged)
+            from uptflow.exposure import apply_exposure
+
+            outs = [apply_exposure(o, ev) for o in outs]
         seconds = time.perf_counter() - start
 
         folder = self.store.new_folder()
