@@ -100,7 +100,8 @@ def test_page_handler_samples_with_seed_like_the_cli(demo_server, crops, tiny_mo
     from uptflow.cli import main
 
     client = _client(demo_server.url, tmp_path)
-    slider, _gallery, files, info = client.predict(gradio_client.handle_file(str(crops["whole"])), 0.5, 3, 2,
+    ev = (0.0,) if demo_server.enhancer.exposure else ()  # the exposure slider exists where uptflow has it
+    slider, _gallery, files, info = client.predict(gradio_client.handle_file(str(crops["whole"])), 0.5, 3, 2, *ev,
                                                    api_name="/enhance_ui")
     out = tmp_path / "cli"
     assert main(["enhance", str(crops["whole"]), "-o", str(out), "--model", str(tiny_model), "--format", "png",
@@ -111,4 +112,4 @@ def test_page_handler_samples_with_seed_like_the_cli(demo_server, crops, tiny_mo
     assert re.match(r"\*\*\d+\.\d\d s\*\* on cpu", info) and "256x256 px" in info and "seed 3" in info, info
     assert len(slider) == 2  # before, after
     with pytest.raises(Exception, match="more than one sample needs a temperature > 0"):
-        client.predict(gradio_client.handle_file(str(crops["whole"])), 0.0, -1, 2, api_name="/enhance_ui")
+        client.predict(gradio_client.handle_file(str(crops["whole"])), 0.0, -1, 2, *ev, api_name="/enhance_ui")

@@ -111,6 +111,7 @@ def test_exposure_follows_the_cli_where_uptflow_has_it(enhancer, tiny_model, dec
         out = _cli(tmp_path, tiny_model, src, "--exposure", "1.5")
         got = enhancer.enhance_file(src, exposure=1.5)
         assert np.array_equal(decode(got.files[0]), decode(out / "e.png"))
+        assert "exposure +1.5 EV" in enhancer.describe(got, 0.0)
         plain = enhancer.enhance_file(src)
         assert not np.array_equal(decode(plain.files[0]), decode(got.files[0]))
         with pytest.raises(DemoInputError, match="exposure must be between"):

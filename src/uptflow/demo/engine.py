@@ -75,6 +75,7 @@ class DemoResult:
         device: where the model ran, e.g. ``"cpu (2 threads)"``.
         seed: the seed used (``None`` at temperature 0).
         steps: model passes the enhancement took (1 = whole image; more = tiled).
+        exposure: EV applied to the result (0 = none).
         notes: the image reader's notes (one line each), shown as warnings in the page.
     """
 
@@ -87,6 +88,7 @@ class DemoResult:
     device: str
     seed: int | None
     steps: int = 1
+    exposure: float = 0.0
     notes: list[str] = field(default_factory=list)
 
 
@@ -288,7 +290,8 @@ class Enhancer:
             before=_preview(loaded.rgb, self.preview_side),
             afters=[_preview(o, self.preview_side) for o in outs],
             width=w, height=h, seconds=seconds, device=self.device,
-            seed=seed if temperature > 0 else None, steps=steps[0], notes=notes,
+            seed=seed if temperature > 0 else None, steps=steps[0],
+            exposure=ev if self.exposure else 0.0, notes=notes,
         )
 
     def describe(self, result: DemoResult, temperature: float) -> str:
@@ -299,6 +302,8 @@ class Enhancer:
             parts.append(f"tiled ({result.steps} steps)")
         if temperature > 0:
             parts.append(f"temperature {temperature:g}, seed {result.seed}")
+        if result.exposure:
+            parts.append(f"exposure {result.exposure:+g} EV")
         return " · ".join(parts)
 
     def close(self) -> None:
