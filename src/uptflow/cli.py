@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "benchmark-data": "uptflow.commands.benchmark_data",
     "train": "uptflow.commands.train",
     "demo": "uptflow.commands.demo",
+    "export": "uptflow.commands.export",
 }
 
 

@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from uptflow import scaleout
 from uptflow.messages import one_line, printable, say, show_path
 from uptflow.validation import MAX_SAMPLES, int_arg, seed_arg
 
@@ -129,7 +130,7 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
     from uptflow.interrupts import EXIT_INTERRUPTED, interrupt_guard
     from uptflow.io.listing import collect_images, strict_message
     from uptflow.io.outputs import plan_outputs, prepare_output_dir
-    from uptflow.models_registry import load_cached, resolve_device
+    from uptflow.models_registry import load_cached
 
     api.check_options(temperature=args.temperature, samples=args.samples, tile=args.tile,
                       overlap=args.overlap, seed=args.seed, tile_refine=args.tile_refine)
@@ -153,28 +154,32 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
     def skip(path: object, reason: object) -> None:
         note(f"{prog}: skipped {show_path(path)}: {one_line(reason)}")
 
+    share = scaleout.start()  # torchrun: every rank has the same plan; rank 0 reports its refusals
     failed = 0
-    for item in listing.skipped:  # FIFOs, link loops, missing names, folders without images
+    for item in listing.skipped if share.is_main else ():  # FIFOs, link loops, missing names, empty folders
         skip(item.name, item.reason)
         failed += 1
-    for src, reason in plan.refused:  # before any work: nothing has been written yet
+    for src, reason in plan.refused if share.is_main else ():  # before any work: nothing written yet
         skip(src, reason)
         failed += 1
     if not plan.targets:
-        say(f"enhanced 0 images ({failed} failed) -> {show_path(out_dir)}", sys.stdout)
+        if share.is_main:
+            say(f"enhanced 0 images ({failed} failed) -> {show_path(out_dir)}", sys.stdout)
         return 1
 
-    device = resolve_device(args.device)
+    mine = share.take_files(list(plan.targets), prog)  # this rank's files (all without torchrun)
+    device = share.device(args.device)
     model = load_cached(args.model, device)
     seed = args.seed
     if args.temperature > 0 and seed is None:
-        seed = api.new_seed()
-        say(f"{prog}: sampling with --seed {seed}")
+        seed = share.gather(api.new_seed())[0]  # every rank samples with rank 0's seed
+        if share.is_main:
+            say(f"{prog}: sampling with --seed {seed}")
 
     start = time.perf_counter()
     done = 0
-    bar = tqdm(list(plan.targets.items()), unit="img", disable=True if args.quiet else None, file=sys.stderr,
-               dynamic_ncols=True)
+    bar = tqdm([kv for i, kv in enumerate(plan.targets.items()) if i in mine], unit="img",
+               disable=True if args.quiet or not share.is_main else None, file=sys.stderr, dynamic_ncols=True)
     with interrupt_guard() as interrupt:
         try:
             for src, targets in bar:
@@ -186,6 +191,10 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
         except KeyboardInterrupt:
             interrupt.hit = True
     bar.close()
+    if not interrupt.hit:  # torchrun: the whole job's counts on every rank; rank 0 reports them
+        done, failed = share.total(done, failed)
+        if not share.is_main:
+            return 1 if failed else 0
 
     elapsed = time.perf_counter() - start
     noun = "image" if done == 1 else "images"

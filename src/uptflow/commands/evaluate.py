@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from uptflow import scaleout
 from uptflow.messages import one_line, printable, say, show_path
 from uptflow.validation import seed_arg
 
@@ -107,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise ValueError("nothing to evaluate: give --pred-dir and --gt-dir, or --model with "
                          "--low-dir/--normal-dir or --data-root")
+    if not scaleout.is_main():  # torchrun: rank 0 prints and writes the merged report
+        return 1 if not result.rows or result.skipped else 0
 
     if not args.quiet:
         say(format_table(result), sys.stdout)
@@ -143,8 +146,12 @@ def _run_model(args: argparse.Namespace, protocol, report_skip):
     else:
         pairs = discover_pairs(args.data_root, layout=args.layout, split=args.split)
         data = {"data_root": str(args.data_root), "layout": args.layout, "split": args.split}
-    model = load_cached(args.model, args.device)
+    share = scaleout.start()  # torchrun: this rank scores its share, rank 0 reports for all
+    mine = share.take(pairs, [scaleout.file_pixels(rec.low) for rec in pairs] if share.enabled else None,
+                      "uptflow evaluate")
+    model = load_cached(args.model, share.device(args.device))
     source = {"model": str(args.model) if args.model else "bundled default", **data}
-    return evaluate_model(model, pairs, protocol, temperature=args.temperature, seed=args.seed, tile=args.tile,
-                          overlap=args.overlap, save_dir=args.save_pred, lpips_net=lpips_net,
-                          progress=not args.quiet, on_skip=report_skip, source=source)
+    result = evaluate_model(model, [pairs[i] for i in mine], protocol, temperature=args.temperature, seed=args.seed,
+                            tile=args.tile, overlap=args.overlap, save_dir=args.save_pred, lpips_net=lpips_net,
+                            progress=not args.quiet and share.is_main, on_skip=report_skip, source=source)
+    return scaleout.merge_evaluations(share, result, pairs)
