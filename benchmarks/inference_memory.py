@@ -1,11 +1,11 @@
 """Measure the peak CPU memory of ``UPTFlow.enhance`` per input pixel, per preset.
 
 Why: ``uptflow enhance`` tiles an image automatically when one forward pass would not fit in
-memory; :func:`uptflow.inference.bytes_per_pixel` needs a bytes-per-pixel constant for that.
+memory; :func:`uptflow.inference.memory.bytes_per_pixel` needs a bytes-per-pixel constant for that.
 Each (preset, size) runs in a fresh subprocess and reports its peak resident set size
 (``ru_maxrss``); the slope between two sizes removes the constant part (Python, torch, weights),
 leaving the activations' per-pixel cost.  Divided by the width ``C`` it gives the constant used in
-``uptflow/inference.py`` (``BYTES_PER_PIXEL_PER_WIDTH``; memory of this network is dominated by ``C``-proportional feature maps).
+``uptflow/inference/memory.py`` (``BYTES_PER_PIXEL_PER_WIDTH``; memory of this network is dominated by ``C``-proportional feature maps).
 
 Usage:  python benchmarks/inference_memory.py [--presets tiny small paper] [--sizes 128 256]
 """

@@ -63,10 +63,10 @@ def add_common_arguments(p: argparse.ArgumentParser, temperature: float, samples
                    help="random seed for sampling (sample i uses S+i); printed when not given")
     p.add_argument("--tile", type=int, default=None, metavar="SIZE",
                    help="tile side in pixels (>= 64); 0 = never tile; default: tile only when the "
-                        "image would not fit in memory")
+                        "image would not fit in the memory available (free RAM, container and ulimit -v limits)")
     p.add_argument("--overlap", type=int, default=32, metavar="PX",
-                   help="overlap between tiles in pixels (default 32)")
-    # default = uptflow.tiled_enhance.DEFAULT_REFINE, written out so --help does not import torch
+                   help="overlap between tiles in pixels (default 32; at most 3/4 of --tile)")
+    # default = uptflow.inference.options.DEFAULT_REFINE, written out so --help does not import torch
     # (tests/commands check that they agree)
     p.add_argument("--tile-refine", type=int, default=1, metavar="N",
                    help="when tiling: passes over the tiles that refine the image statistics they share "
@@ -109,17 +109,19 @@ def run(args: argparse.Namespace) -> int:
 def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int:
     """The body of ``enhance`` and ``sample``: returns the exit code."""
     import warnings
+    from dataclasses import replace
 
     from tqdm import tqdm
 
     from uptflow import api
     from uptflow.imageio import ImageReadError, list_images, load_image, prepare_output_dir, save_image
-    from uptflow.models_registry import load_cached, resolve_device
+    from uptflow.inference.models import load_cached, resolve_device
+    from uptflow.inference.plan import make_plan
 
-    api.check_options(temperature=args.temperature, samples=args.samples, tile=args.tile,
-                      overlap=args.overlap, seed=args.seed, tile_refine=args.tile_refine)
     if args.temperature == 0 and args.samples > 1:
         raise ValueError("--samples > 1 needs --temperature > 0 (at temperature 0 every sample is identical)")
+    options = api.check_options(temperature=args.temperature, samples=args.samples, tile=args.tile,
+                                overlap=args.overlap, seed=args.seed, tile_refine=args.tile_refine)
     check_output_options(args)
     files = list_images(inputs, recursive=args.recursive)
     out_dir = prepare_output_dir(Path(args.output), "-o")
@@ -128,6 +130,7 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
     seed = args.seed
     if args.temperature > 0 and seed is None:
         seed = api.new_seed()
+        options = replace(options, seed=seed)
         print(f"{prog}: sampling with --seed {seed}", file=sys.stderr)
 
     start = time.perf_counter()
@@ -154,22 +157,18 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
                 warnings.simplefilter("ignore")  # reader notes (e.g. broken EXIF) must not break the bar
                 loaded = load_image(src)
             h, w = loaded.rgb.shape[:2]
-            tile = args.tile
-            if tile is None:  # decide here (not inside enhance_array) so the choice can be reported
-                tile = api.choose_tile(h, w, model.config, device) or 0
-                if tile:
-                    tqdm.write(f"{prog}: {src}: {w}x{h} does not fit in memory at once; using {tile}-pixel tiles",
-                               file=sys.stderr)
+            plan = make_plan(h, w, model.config, device, options)  # made here so the choice can be reported
+            if plan.automatic:
+                tqdm.write(f"{prog}: {src}: {w}x{h} does not fit in memory at once; using {plan.tile}-pixel tiles",
+                           file=sys.stderr)
             with tqdm(total=0, unit="tile", leave=False, file=sys.stderr, dynamic_ncols=True,
-                      disable=True if args.quiet or not tile else None) as tiles:
+                      disable=True if args.quiet or not plan.tiled else None) as tiles:
                 def tile_progress(done: int, total: int) -> None:
                     tiles.total = total
                     tiles.n = done
                     tiles.refresh()
 
-                outs = api.enhance_array(model, loaded.rgb, temperature=args.temperature, samples=args.samples,
-                                         seed=seed, tile=tile, overlap=min(args.overlap, max(tile - 1, 0)),
-                                         progress=tile_progress, tile_refine=args.tile_refine)
+                outs = api.enhance_array(model, loaded.rgb, options=options, plan=plan, progress=tile_progress)
             for target, rgb in zip(targets, outs):
                 depth = loaded.bit_depth if target.suffix.lower() in _SIXTEEN_BIT else 8
                 save_image(target, rgb, alpha=loaded.alpha, bit_depth=depth, quality=args.quality)

@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
 
     from uptflow import api
     from uptflow.imageio import read_rgb, to_tensor
-    from uptflow.models_registry import load_cached, resolve_device
-    from uptflow.tiling import available_memory_bytes
+    from uptflow.inference.memory import available_memory_bytes
+    from uptflow.inference.models import load_cached, resolve_device
 
     if args.samples < 1:
         raise ValueError(f"--samples must be >= 1, got {args.samples}")
