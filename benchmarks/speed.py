@@ -14,9 +14,11 @@ Weights are random (seed 0): the work does not depend on their values.
 Usage::
 
     python benchmarks/speed.py --presets paper-lol,small --sizes 256x256,400x600,1920x1080 \
-        --runs 2 --threads 2 --tile auto
+        --runs 2 --threads 2 --tile auto [--profile 15]
 
-Prints a Markdown table.  ``--tile auto`` tiles only when the whole-image estimate exceeds
+Prints a Markdown table and the machine it ran on (CPU model, AVX2/AVX-512/AMX flags, torch,
+oneDNN/MKL versions, threads: ``machine_info.describe``); ``--profile`` adds each configuration's
+top ops by self CPU time.  ``--tile auto`` tiles only when the whole-image estimate exceeds
 ``--budget`` (default 2 GiB); ``--tile none`` never tiles; ``--tile N`` always uses N-pixel tiles.
 Tiled runs are what users get (``uptflow.inference.shared_stats.enhance_tiled``: a sub-sampled
 statistics pass plus ``--tile-refine`` + 1 passes over the tiles, default 1 as in the CLI).
@@ -33,6 +35,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine_info import describe  # noqa: E402  (benchmarks/ is not a package)
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -124,7 +129,13 @@ def worker(args: argparse.Namespace) -> dict:
         run()
     sync()
     flops = counter.get_total_flops()
+    profile = None
+    if args.profile:
+        from machine_info import top_ops
+
+        profile = top_ops(lambda: (run(), sync()), rows=args.profile)
     return {
+        "profile": profile,
         "preset": args.preset, "size": f"{h}x{w}", "device": args.device, "tile": tile,
         "tile_refine": args.tile_refine,
         "median_s": statistics.median(walls), "min_s": min(walls),
@@ -169,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--malloc-tune", action="store_true",
                    help="call uptflow.inference.limit_allocator_caching(): glibc returns freed blocks to the OS "
                         "(lower peak RSS, but ~2x slower on CPU from page faults; off by default, as in the CLI)")
+    p.add_argument("--profile", type=int, nargs="?", const=15, default=0, metavar="ROWS",
+                   help="after the timed runs, profile one more run with torch.profiler and print the ROWS "
+                        "(default 15) ops with the most self CPU time")
     p.add_argument("--json", type=Path, help="also write the raw rows to this file")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--preset", help=argparse.SUPPRESS)
@@ -191,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                    "--tile-refine", str(args.tile_refine)]
             if args.malloc_tune:
                 cmd.append("--malloc-tune")
+            if args.profile:
+                cmd += ["--profile", str(args.profile)]
             proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
             lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
             if proc.returncode != 0 or not lines:
@@ -200,14 +216,19 @@ def main(argv: list[str] | None = None) -> int:
             row = json.loads(lines[-1][len("RESULT "):])
             rows.append(row)
             print(_row(row, ceiling), file=sys.stderr, flush=True)
-    print(f"\nsgemm ceiling ({args.threads} threads): {ceiling:.1f} GFLOP/s\n")
+    print(f"\n{describe(args.threads)}")
+    print(f"sgemm ceiling ({args.threads} threads): {ceiling:.1f} GFLOP/s\n")
     print("| preset | size (HxW) | device | tile | median s | min s | CPU s (median) | peak MiB | "
           "KiB/px over base | GFLOP | GFLOP/s (min) | of sgemm |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(_row(r, ceiling))
+    for r in rows:
+        if r.get("profile"):
+            print(f"\nTop ops, {r['preset']} {r['size']} (self CPU time, one run):\n{r['profile']}")
     if args.json:
-        args.json.write_text(json.dumps({"ceiling_gflops": ceiling, "rows": rows}, indent=1))
+        args.json.write_text(json.dumps({"machine": describe(args.threads), "ceiling_gflops": ceiling,
+                                         "rows": rows}, indent=1))
     return 0
 
 

@@ -22,6 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine_info import describe  # noqa: E402  (benchmarks/ is not a package)
 
 
 def _worker(args: argparse.Namespace) -> dict:
@@ -121,6 +125,7 @@ def main() -> None:
                 continue
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(f"done: {device} {preset}", file=sys.stderr)
+    print(describe(args.threads or torch.get_num_threads()))
     header = "| device | preset | params | crop | batch | amp | s/iter | images/s | peak memory (MiB) |"
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
