@@ -9,7 +9,7 @@ Modules, in the order a call passes them:
 - :mod:`.pipeline`     a tensor batch + options -> result (whole or tiled), non-finite outputs refused
 - :mod:`.shared_stats` tiles sharing the whole image's pooled statistics
 - :mod:`.tiles`        windows, core windows, raised-cosine blending (``run_tiled``)
-- :mod:`.errors`       ``NonFiniteOutputError``, ``NotEnoughMemoryError`` (one-line ``ValueError``\ s)
+- :mod:`.errors`       ``NonFiniteOutputError``, ``NotEnoughMemoryError`` (one-line ValueErrors)
 
 :mod:`uptflow.api` is the public, type-preserving layer on top.  The network-level mechanisms
 (:mod:`uptflow.nets.strips`, :mod:`uptflow.nets.pooled_stats`) stay with the network.
