@@ -117,6 +117,7 @@ def enhance_array(model: UPTFlow, rgb: np.ndarray, temperature: float = 0.0, sam
     device = next(model.parameters()).device
     clean = np.nan_to_num(np.asarray(rgb, dtype=np.float32), nan=0.0)  # a copy: the caller's array is kept
     x = to_tensor(np.clip(clean, 0.0, 1.0, out=clean)).to(device)
+    del clean  # to_tensor copied it: one image-sized buffer less during the run
     return [to_numpy(y) for y in enhance_samples(model, x, options, progress=progress, plan=plan)]
 
 
