@@ -84,7 +84,7 @@ def test_the_smallest_tile_when_only_it_fits_and_a_clear_error_when_nothing_does
     need = tiled_bytes(600, 800, MIN_TILE, SMALL)
     p = make_plan(600, 800, SMALL, "cpu", EnhanceOptions(budget_bytes=int(need) + 1))
     assert p.tile == MIN_TILE
-    with pytest.raises(NotEnoughMemoryError, match=r"800x600 image needs about .* GiB even in 64-px tiles") as info:
+    with pytest.raises(NotEnoughMemoryError, match=r"800x600 needs about .* GiB even in 64-px tiles") as info:
         make_plan(600, 800, SMALL, "cpu", EnhanceOptions(budget_bytes=int(need) - 1))
     assert "\n" not in str(info.value) and isinstance(info.value, ValueError)
 

@@ -32,8 +32,8 @@ __all__ = ["MIN_TILE", "TILE_MULTIPLE", "MEMORY_FRACTION", "IMAGE_BYTES_PER_PIXE
            "auto_tile_size", "max_overlap", "tiled_bytes"]
 
 #: Smallest tile, asked for or chosen: below it the window attention and the pooled statistics
-#: see too little context and seams show.  When even this tile does not fit the budget it is
-#: still used (the estimate is conservative; the run may fit, and it cannot go smaller).
+#: see too little context and seams show.  An automatic plan whose floor tile does not fit is
+#: refused (:class:`~uptflow.inference.errors.NotEnoughMemoryError`); an explicit tile is followed.
 MIN_TILE = 64
 
 #: Automatic tiles are multiples of this (the network's size multiple).
@@ -93,8 +93,9 @@ def make_plan(h: int, w: int, config: UPTFlowConfig, device: str | torch.device,
     together with the image-sized buffers, never below :data:`MIN_TILE`.
 
     Raises:
-        NotEnoughMemoryError: automatic tiling, and even :data:`MIN_TILE` tiles exceed the memory
-            (``options.budget_bytes`` if given, else all of the available memory).
+        NotEnoughMemoryError: automatic tiling, and even :data:`MIN_TILE` tiles exceed the budget:
+            the image-sized buffers alone take it (a 10000x9000 image under a 6 GB address-space
+            cap would otherwise crawl through ~80,000 64-px tiles towards an out-of-memory end).
     """
     if h < 1 or w < 1 or batch < 1:
         raise ValueError(f"image size and batch must be positive, got {h}x{w}, batch {batch}")
@@ -112,11 +113,12 @@ def make_plan(h: int, w: int, config: UPTFlowConfig, device: str | torch.device,
     if tile is None:
         return Plan(None, options.overlap, budget_bytes=budget, estimated_bytes=whole)
     need = tiled_bytes(h, w, tile, config, batch)
-    if need > limit:
+    if need > budget:  # only the floor tile can exceed it: the image-sized buffers alone do not fit
+        share = "" if options.budget_bytes is not None else \
+            f" ({MEMORY_FRACTION:.0%} of {limit / 2**30:.2f} GiB free)"
         raise NotEnoughMemoryError(
-            f"a {w}x{h} image needs about {need / 2**30:.2f} GiB even in {tile}-px tiles (image-sized buffers "
-            f"included) but only {limit / 2**30:.2f} GiB is available; free memory, raise the limit "
-            f"(container / ulimit -v) or use a smaller image")
+            f"{w}x{h} needs about {need / 2**30:.2f} GiB even in {tile}-px tiles but may use "
+            f"{budget / 2**30:.2f} GiB{share}; free memory or raise the limit (ulimit -v / container)")
     return Plan(tile, min(options.overlap, max_overlap(tile)), automatic=True, budget_bytes=budget,
                 estimated_bytes=need)
 
