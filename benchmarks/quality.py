@@ -22,7 +22,9 @@ import numpy as np
 import torch
 
 from uptflow.baselines import BASELINES
-from uptflow.imageio import list_images, read_rgb, to_numpy, to_tensor
+from uptflow.io.listing import list_images
+from uptflow.io.read import read_rgb
+from uptflow.io.tensors import to_numpy, to_tensor
 from uptflow.metrics import EvalProtocol, evaluate_pair
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,7 +115,9 @@ def main(argv: list[str] | None = None) -> None:
         from uptflow.benchmark_data import write_benchmark_data
 
         print(f"writing the benchmark to {args.bench} ...", file=sys.stderr)
-        write_benchmark_data(args.bench)
+        from uptflow.shared_data import shared_root
+
+        write_benchmark_data(args.bench, shared_root(default=REPO.parent / "shared") / "data")
     methods = _methods(args.model)
     t0 = time.perf_counter()
     results = evaluate(args.bench, subsets, methods, not args.no_lpips, args.limit)

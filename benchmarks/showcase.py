@@ -35,7 +35,7 @@ def build_grid(model, paths: list[Path], width: int) -> Image.Image:
     """Rows of (input, gamma, uptflow) thumbnails ``width`` px wide, with a header row."""
     import uptflow
     from uptflow.baselines import gamma_correction
-    from uptflow.imageio import read_rgb
+    from uptflow.io.read import read_rgb
 
     rows = []
     for p in paths:

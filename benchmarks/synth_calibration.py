@@ -10,28 +10,37 @@ LIME, DICM) and on ``synthesize`` outputs made from N *training* photos (BSDS500
 
 1. mean brightness (mean RGB, 0-255): mean / min / p10 / p90 / max over images,
 2. dark flat-region noise: median high-pass (5x5) residual std of the flattest patches,
-   per brightness bin (see ``uptflow.data.noise_stats``),
-3. colour shift: channel-mean ratios R/G and B/G (mean and [min, max]).
+   per brightness bin (see ``benchmarks/noise_stats.py``),
+3. colour shift: channel-mean ratios R/G and B/G (mean and [min, max]),
+4. local statistics (where the light is; ``noise_stats.local_stats``): % of pixels with luma
+   >= 110/255 (lit), the 99th luma percentile, the spread (std) of 32x32 block means and the %
+   of blown pixels (max channel >= 250).
 
-Prints one table and saves a brightness histogram + noise-vs-brightness plot (matplotlib if it
-is importable, else drawn with PIL) to ``--out``.
+Synthetic rows: the global model alone (``global_prob=1``), the illumination model alone
+(``global_prob=0``: vignetting + lamps/windows, ``uptflow.data.illumination``) and the defaults
+(a mix of both).  Prints the tables, saves a brightness histogram + noise-vs-brightness plot
+(matplotlib if it is importable, else drawn with PIL) to ``--out`` and a side-by-side JPEG of
+real and synthetic low-light images to ``--side-by-side``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
-from uptflow.data import noise_stats as ns
-from uptflow.data.synthesis import SynthParams, synthesize
+import noise_stats as ns  # benchmarks/noise_stats.py (calibration-only; this folder is on sys.path)
+from uptflow.data.synthesis import SynthParams, synthesize_with_info
+from uptflow.shared_data import shared_root
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+DATA = shared_root(default=REPO.parent / "shared") / "data"  # $UPTFLOW_SHARED or ../shared
 REAL_SETS = {
     "LOL eval15 low": DATA / "lowlight_real" / "lol_eval15_low_396x600",
     "LIME": DATA / "lowlight_real" / "lime",
@@ -66,16 +75,66 @@ def load_resized(path: Path) -> np.ndarray:
 def stats(images: list[np.ndarray]) -> dict[str, object]:
     b = np.array([ns.mean_brightness(i) for i in images])
     r = np.array([ns.channel_ratios(i) for i in images])
+    local = [ns.local_stats(i) for i in images]
     return {
         "n": len(images), "bright": b, "ratios": r,
         "noise": ns.noise_by_brightness(images, NOISE_BINS),
         "dark_noise": float(np.nanmedian([ns.dark_noise(i) for i in images])),
+        "local": {k: np.array([d[k] for d in local]) for k in local[0]},
     }
+
+
+def print_local_table(rows: dict[str, dict[str, object]]) -> None:
+    """Markdown table of the local statistics: mean over images (median in brackets where skewed)."""
+    print("| set | n | lit % (>= 110) mean [median] | images with lit px | p99 luma | std of 32x32 block means "
+          "| blown % (max >= 250) mean [median] |")
+    print("|---|---|---|---|---|---|---|")
+    for name, s in rows.items():
+        loc = s["local"]
+        assert isinstance(loc, dict)
+        lit, blown = loc["lit"], loc["blown"]
+        print(f"| {name} | {s['n']} | {lit.mean():.2f} [{np.median(lit):.2f}] | {100 * np.mean(lit > 0):.0f} % | "
+              f"{loc['p99'].mean():.1f} | {loc['block_std'].mean():.1f} | {blown.mean():.2f} [{np.median(blown):.2f}] |")
+    print("0-255 scale, BT.601 luma; means over images.")
+
+
+SIDE_REAL = ("lime/7.bmp", "lime/3.bmp", "dicm/03.jpg", "lol_eval15_low_396x600/1.png")
+
+
+def side_by_side(real: list[np.ndarray], relit: list[np.ndarray], flat: list[np.ndarray], out: Path,
+                 width: int = 200) -> None:
+    """Rows: real captures, synthetic (illumination model), synthetic (global model); JPEG, atomically."""
+    rows = [("real low-light captures (LIME 7, LIME 3, DICM 03, LOL eval15 1)", real),
+            ("synthetic, illumination model (lamps, windows, vignetting)", relit),
+            ("synthetic, global model (one exposure)", flat)]
+    size = (width, width * 3 // 4)  # centre crops of one aspect, so portrait photos do not stretch a row
+    thumbs = [[ImageOps.fit(Image.fromarray(i), size, Image.LANCZOS) for i in imgs] for _, imgs in rows]
+    pad, cap = 4, 16
+    row_h = [max(t.height for t in ts) for ts in thumbs]
+    grid = Image.new("RGB", (4 * (width + pad) + pad, sum(h + cap + pad for h in row_h) + pad), "white")
+    d = ImageDraw.Draw(grid)
+    y = pad
+    for (label, _), ts, h in zip(rows, thumbs, row_h):
+        d.text((pad + 2, y), label, fill="black")
+        y += cap
+        for j, t in enumerate(ts):
+            grid.paste(t, (pad + j * (width + pad), y))
+        y += h + pad
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        grid.save(tmp, format="JPEG", quality=85, optimize=True)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; this is a document
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def print_table(rows: dict[str, dict[str, object]]) -> None:
     bins = [f"{lo:.0f}-{hi:.0f}" for lo, hi in zip(NOISE_BINS[:-1], NOISE_BINS[1:])]
-    head = (f"{'set':<22}{'n':>4} | {'bright mean':>11}{'min':>6}{'p10':>6}{'p90':>6}{'max':>6} | "
+    head = (f"{'set':<30}{'n':>4} | {'bright mean':>11}{'min':>6}{'p10':>6}{'p90':>6}{'max':>6} | "
             f"{'dark noise':>10} | " + "".join(f"{'nz ' + b:>9}" for b in bins) +
             f" | {'R/G mean [min,max]':>21} | {'B/G mean [min,max]':>21}")
     print(head)
@@ -84,7 +143,7 @@ def print_table(rows: dict[str, dict[str, object]]) -> None:
         b, r = s["bright"], s["ratios"]
         assert isinstance(b, np.ndarray) and isinstance(r, np.ndarray)
         nz = "".join(f"{m:9.2f}" if c >= 20 else f"{'-':>9}" for _, _, m, c in s["noise"])  # type: ignore[union-attr]
-        print(f"{name:<22}{s['n']:>4} | {b.mean():11.1f}{b.min():6.1f}{np.percentile(b, 10):6.1f}"
+        print(f"{name:<30}{s['n']:>4} | {b.mean():11.1f}{b.min():6.1f}{np.percentile(b, 10):6.1f}"
               f"{np.percentile(b, 90):6.1f}{b.max():6.1f} | {s['dark_noise']:10.2f} | {nz} | "
               f"{r[:, 0].mean():7.3f} [{r[:, 0].min():.2f},{r[:, 0].max():.2f}] | "
               f"{r[:, 1].mean():7.3f} [{r[:, 1].min():.2f},{r[:, 1].max():.2f}]")
@@ -94,7 +153,8 @@ def print_table(rows: dict[str, dict[str, object]]) -> None:
 
 # --------------------------------------------------------------------------- plotting
 _COLOURS = {"LOL eval15 low": (214, 39, 40), "LIME": (255, 127, 14), "DICM": (148, 103, 189),
-            "synthetic": (31, 119, 180)}
+            "synthetic": (31, 119, 180), "synthetic (global only)": (44, 160, 44),
+            "synthetic (illumination only)": (23, 190, 207)}
 
 
 def _colour(name: str) -> tuple[int, int, int]:
@@ -183,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=60, help="number of training photos to synthesise from")
     ap.add_argument("--out", type=Path, default=REPO / "out" / "synth_calibration.png", help="histogram PNG")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--side-by-side", type=Path, default=REPO / "docs" / "images" / "synth_vs_real.jpg",
+                    help="real vs synthetic JPEG grid")
     args = ap.parse_args(argv)
     if not DATA.is_dir():
         print(f"shared data not found: {DATA}", file=sys.stderr)
@@ -191,21 +253,39 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, dict[str, object]] = {}
     for name, folder in REAL_SETS.items():
         rows[name] = stats([ns.read_rgb(p) for p in list_images(folder)])
-    rng = np.random.default_rng(args.seed)
     photos = training_photos(args.n, args.seed)
     normal = [load_resized(p) for p in photos]
-    rows[f"synthetic (defaults)"] = stats([synthesize(img, rng) for img in normal])
+    synth: dict[str, list[np.ndarray]] = {}
+    relit_flags: list[bool] = []
+    for name, override in (("synthetic (global only)", {"global_prob": 1.0}),
+                           ("synthetic (illumination only)", {"global_prob": 0.0}), ("synthetic (defaults)", {})):
+        rng = np.random.default_rng(args.seed)
+        outs = []
+        for img in normal:
+            low, info = synthesize_with_info(img, rng, **override)
+            outs.append(np.round(low * 255).astype(np.uint8))
+            if not override:
+                relit_flags.append(info["illumination"] is not None)
+        synth[name] = outs
+        rows[name] = stats(outs)
     print(f"real: {', '.join(f'{k} ({len(list_images(v))})' for k, v in REAL_SETS.items())}; synthetic from "
           f"{len(photos)} training photos (BSDS500 train + Sun-Hays 80, long side <= {MAX_SIDE}), seed {args.seed}")
     print(f"defaults: {SynthParams()}")
     print_table(rows)
+    print()
+    print_local_table(rows)
+    print(f"defaults: {100 * np.mean(relit_flags):.0f} % of the images re-lit (global_prob {SynthParams().global_prob})")
     lol = rows["LOL eval15 low"]["bright"]
-    syn = rows["synthetic (defaults)"]["bright"]
+    syn = rows["synthetic (global only)"]["bright"]
     assert isinstance(lol, np.ndarray) and isinstance(syn, np.ndarray)
     inside = np.mean((syn >= lol.min()) & (syn <= lol.max()))
-    print(f"synthetic brightness inside the LOL range [{lol.min():.1f}, {lol.max():.1f}]: {100 * inside:.0f}%")
+    print(f"global-only synthetic brightness inside the LOL range [{lol.min():.1f}, {lol.max():.1f}]: {100 * inside:.0f}%")
     how = plot(rows, args.out)
-    print(f"saved {args.out} ({how}); {time.time() - t0:.1f}s")
+    print(f"saved {args.out} ({how})")
+    real = [ns.read_rgb(DATA / "lowlight_real" / r) for r in SIDE_REAL]
+    side_by_side(real, synth["synthetic (illumination only)"][:4], synth["synthetic (global only)"][4:8],
+                 args.side_by_side)
+    print(f"saved {args.side_by_side} ({args.side_by_side.stat().st_size // 1024} kB); {time.time() - t0:.1f}s")
     return 0
 
 

@@ -58,10 +58,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from uptflow.data.synthesis import synthesize
-    from uptflow.imageio import read_rgb, to_numpy, to_tensor
     from uptflow.inference.models import load_cached, random_model
     from uptflow.inference.shared_stats import enhance_tiled
     from uptflow.inference.tiles import run_tiled
+    from uptflow.io.read import read_rgb
+    from uptflow.io.tensors import to_numpy, to_tensor
 
     if args.model is None:
         model = random_model("small", seed=0)
@@ -86,7 +87,7 @@ def main() -> None:
         gt = None
         if "kodak" in str(path):
             gt = img
-            img = synthesize(gt, np.random.default_rng(0))
+            img = synthesize(gt, np.random.default_rng(0), global_prob=1.0)  # as in the published numbers
         x = to_tensor(img)
         with torch.no_grad():
             whole = to_numpy(model.enhance(x))

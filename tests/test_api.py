@@ -117,7 +117,7 @@ def test_bad_inputs_are_clear_errors(model, bad, exc):
 
 
 def test_unreadable_path_is_an_image_read_error(model, tmp_path):
-    from uptflow.imageio import ImageReadError
+    from uptflow.io.read import ImageReadError
 
     p = tmp_path / "broken.png"
     p.write_bytes(b"not an image")

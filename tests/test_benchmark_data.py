@@ -7,9 +7,10 @@ import pytest
 
 from uptflow.benchmark_data import write_benchmark_data
 from uptflow.cli import main
-from uptflow.imageio import read_rgb
+from uptflow.io.read import read_rgb
 
 
+@pytest.mark.slow
 def test_benchmark_is_deterministic_and_dark(shared_dir, tmp_path):
     a = write_benchmark_data(tmp_path / "a", shared_dir / "data", limit=2)
     b = write_benchmark_data(tmp_path / "b", shared_dir / "data", limit=2)
@@ -42,3 +43,15 @@ def test_cli_reports_missing_data_in_one_line(tmp_path, capsys):
     assert "Kodak24 not found" in err and "Traceback" not in err
     with pytest.raises(SystemExit):
         main(["benchmark-data"])  # missing OUT: argparse usage error
+
+
+def test_default_data_root_is_the_shared_setting(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("UPTFLOW_SHARED", raising=False)
+    code = main(["benchmark-data", str(tmp_path / "out"), "--subsets", "kodak24"])
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]  # (after the progress bar)
+    assert code == 1 and "Traceback" not in err
+    assert last.startswith("uptflow benchmark-data: error:") and "UPTFLOW_SHARED" in last
+    monkeypatch.setenv("UPTFLOW_SHARED", str(tmp_path / "elsewhere"))
+    assert main(["benchmark-data", str(tmp_path / "out"), "--subsets", "kodak24"]) == 1
+    assert str(tmp_path / "elsewhere" / "data" / "photos" / "kodak24") in capsys.readouterr().err

@@ -14,7 +14,7 @@ import uptflow
 from uptflow import models_registry as reg
 from uptflow.checkpoints import read_metadata
 from uptflow.cli import main
-from uptflow.imageio import read_rgb
+from uptflow.io.read import read_rgb
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((REPO / "samples").glob("*.png"))

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from uptflow.config import UPTFlowConfig
+from uptflow.exposure import apply_exposure, check_exposure
 from uptflow.inference.memory import BYTES_PER_PIXEL_PER_WIDTH
 from uptflow.inference.memory import bytes_per_pixel as inference_bytes_per_pixel
 from uptflow.inference.models import ModelSpec, load_cached, resolve_device
@@ -109,7 +110,7 @@ def enhance_array(model: UPTFlow, rgb: np.ndarray, temperature: float = 0.0, sam
     ``options`` (already validated, e.g. by the CLI) replaces the loose option arguments;
     ``plan`` a plan made for this image (see :func:`uptflow.inference.plan.make_plan`).
     """
-    from uptflow.imageio import to_numpy, to_tensor
+    from uptflow.io.tensors import to_numpy, to_tensor
 
     if options is None:
         options = EnhanceOptions(temperature=temperature, seed=seed, samples=samples, tile=tile, overlap=overlap,
@@ -131,8 +132,9 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
 
 
-def _run(model: UPTFlow, rgb: np.ndarray, options: EnhanceOptions) -> np.ndarray:
-    return enhance_array(model, rgb, options=options)[0]
+def _run(model: UPTFlow, rgb: np.ndarray, options: EnhanceOptions, exposure: float = 0.0) -> np.ndarray:
+    out = enhance_array(model, rgb, options=options)[0]
+    return apply_exposure(out, exposure)  # uptflow.exposure: EV in linear light, soft shoulder
 
 
 def _from_uint(a: np.ndarray) -> tuple[np.ndarray, float]:
@@ -148,7 +150,7 @@ def _to_dtype(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.clip(x, 0, 1).astype(dtype)
 
 
-def _enhance_numpy(model: UPTFlow, a: np.ndarray, options: EnhanceOptions) -> np.ndarray:
+def _enhance_numpy(model: UPTFlow, a: np.ndarray, options: EnhanceOptions, exposure: float) -> np.ndarray:
     """``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` uint8/uint16/float -> same shape and dtype."""
     if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.floating) or a.dtype in (np.uint8, np.uint16)):
         raise TypeError(f"image array must be uint8, uint16 or float, got dtype {a.dtype}")
@@ -161,15 +163,15 @@ def _enhance_numpy(model: UPTFlow, a: np.ndarray, options: EnhanceOptions) -> np
     else:
         f, _ = _from_uint(a)
     if a.ndim == 2:
-        out = _run(model, np.repeat(f[:, :, None], 3, axis=2), options)
+        out = _run(model, np.repeat(f[:, :, None], 3, axis=2), options, exposure)
         return _to_dtype(_luma(out), a.dtype)
-    out = _run(model, f[:, :, :3], options)
+    out = _run(model, f[:, :, :3], options, exposure)
     if a.shape[2] == 4:
         return np.concatenate([_to_dtype(out, a.dtype), a[:, :, 3:]], axis=2)
     return _to_dtype(out, a.dtype)
 
 
-def _enhance_pil(model: UPTFlow, img: Any, options: EnhanceOptions) -> Any:
+def _enhance_pil(model: UPTFlow, img: Any, options: EnhanceOptions, exposure: float) -> Any:
     """PIL image -> PIL image of the same mode (palette images come back as RGB/RGBA)."""
     from PIL import Image
 
@@ -178,23 +180,23 @@ def _enhance_pil(model: UPTFlow, img: Any, options: EnhanceOptions) -> Any:
         a = np.asarray(img).astype(np.int64)
         if a.size and (a.min() < 0 or a.max() > 65535):
             raise ValueError(f"PIL image of mode {mode} has values outside 0..65535")
-        out = _enhance_numpy(model, a.astype(np.uint16), options)
+        out = _enhance_numpy(model, a.astype(np.uint16), options, exposure)
         if mode == "I":
             return Image.fromarray(out.astype(np.int32), "I")
         return Image.fromarray(out)  # mode I;16 (other byte orders come back as I;16)
     if mode == "F":
-        out = _enhance_numpy(model, np.asarray(img, dtype=np.float32), options)
+        out = _enhance_numpy(model, np.asarray(img, dtype=np.float32), options, exposure)
         return Image.fromarray(out.astype(np.float32), "F")
     if mode in ("1", "L"):
         out = _enhance_numpy(model, np.asarray(img.convert("L")), options)
         return Image.fromarray(out, "L").convert(mode)
     if mode in ("LA", "La"):
         a = np.asarray(img.convert("LA"))
-        grey = _enhance_numpy(model, a[:, :, 0], options)
+        grey = _enhance_numpy(model, a[:, :, 0], options, exposure)
         return Image.fromarray(np.stack([grey, a[:, :, 1]], axis=2), "LA")
     has_alpha = mode in ("RGBA", "RGBa", "PA") or (mode == "P" and "transparency" in img.info)
     a = np.asarray(img.convert("RGBA" if has_alpha else "RGB"))
-    out = Image.fromarray(_enhance_numpy(model, a, options), "RGBA" if has_alpha else "RGB")
+    out = Image.fromarray(_enhance_numpy(model, a, options, exposure), "RGBA" if has_alpha else "RGB")
     if mode in ("RGB", "RGBA", "P", "PA"):
         return out
     try:
@@ -203,7 +205,7 @@ def _enhance_pil(model: UPTFlow, img: Any, options: EnhanceOptions) -> Any:
         return out
 
 
-def _enhance_torch(model: UPTFlow, t: torch.Tensor, options: EnhanceOptions) -> torch.Tensor:
+def _enhance_torch(model: UPTFlow, t: torch.Tensor, options: EnhanceOptions, exposure: float) -> torch.Tensor:
     if not t.is_floating_point():
         raise TypeError(f"image tensor must be floating point in [0, 1], got dtype {t.dtype}")
     if t.ndim not in (3, 4) or t.shape[-3] != 3:
@@ -211,13 +213,13 @@ def _enhance_torch(model: UPTFlow, t: torch.Tensor, options: EnhanceOptions) -> 
     device = next(model.parameters()).device
     x = (t if t.ndim == 4 else t.unsqueeze(0)).detach().to(device, torch.float32).clamp(0.0, 1.0)
     y = enhance_batch(model, x, options)
-    y = y.to(t.device, t.dtype)
+    y = apply_exposure(y, exposure).to(t.device, t.dtype)
     return y if t.ndim == 4 else y[0]
 
 
 def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed: int | None = None,
             device: str | torch.device = "auto", tile: int | None = None, overlap: int = DEFAULT_OVERLAP,
-            tile_refine: int = DEFAULT_REFINE) -> Any:
+            tile_refine: int = DEFAULT_REFINE, exposure: float = 0.0) -> Any:
     """Enhance a low-light image; the result has the type (and shape/mode/dtype) of the input.
 
     Args:
@@ -243,28 +245,32 @@ def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed:
         overlap: overlap of neighbouring tiles in pixels (at most 3/4 of an explicit tile).
         tile_refine: passes over the tiles that refine the image statistics all tiles share
             (only when tiling; 0 = fastest, default 1; see :mod:`uptflow.inference.shared_stats`).
+        exposure: EV stops applied to the result in linear light with a soft highlight shoulder
+            that never clips what was not clipped (:func:`uptflow.exposure.apply_exposure`);
+            0 (default) leaves the result unchanged.
 
     Raises:
         TypeError / ValueError: unsupported input type, shape or dtype, bad option values, no
-            model available; :class:`uptflow.imageio.ImageReadError` for an unreadable file;
+            model available; :class:`uptflow.io.read.ImageReadError` for an unreadable file;
             :class:`uptflow.inference.NonFiniteOutputError` when the model produces NaN.
     """
     options = EnhanceOptions(temperature=temperature, seed=seed, tile=tile, overlap=overlap, tile_refine=tile_refine)
+    exposure = check_exposure(exposure)
     if isinstance(image, torch.Tensor) and isinstance(device, str) and device == "auto" \
             and not isinstance(model, UPTFlow):
         device = image.device if image.device.type == "cuda" else device
     net = load_cached(model, device if isinstance(model, UPTFlow) else resolve_device(device))
     if isinstance(image, torch.Tensor):
-        return _enhance_torch(net, image, options)
+        return _enhance_torch(net, image, options, exposure)
     if isinstance(image, np.ndarray):
-        return _enhance_numpy(net, image, options)
+        return _enhance_numpy(net, image, options, exposure)
     if isinstance(image, (str, os.PathLike)):
         from PIL import Image
 
-        from uptflow.imageio import load_image
+        from uptflow.io.read import load_image
 
         loaded = load_image(Path(image))
-        out = _run(net, loaded.rgb, options)
+        out = _run(net, loaded.rgb, options, exposure)
         u8 = _to_dtype(out, np.dtype(np.uint8))
         if loaded.alpha is not None:
             alpha = _to_dtype(loaded.alpha, np.dtype(np.uint8))
@@ -275,6 +281,6 @@ def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed:
     except ImportError:  # pragma: no cover - pillow is a dependency
         Image = None
     if Image is not None and isinstance(image, Image.Image):
-        return _enhance_pil(net, image, options)
+        return _enhance_pil(net, image, options, exposure)
     raise TypeError("image must be a PIL image, a numpy array, a torch tensor or a path, "
                     f"got {type(image).__name__}")

@@ -21,15 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
-from uptflow.imageio import list_images, read_rgb, save_image
+from uptflow.io.listing import list_images
+from uptflow.io.read import read_rgb
+from uptflow.io.write import atomic_write, save_image
+from uptflow.shared_data import shared_path
 
 SUBSETS = ("kodak24", "sice_val", "sice_benchmark")
 DEFAULT_SEED = 20251125
 
 
 def default_data_root() -> Path:
-    """``../shared/data`` beside the source checkout (where the project keeps its data)."""
-    return Path(__file__).resolve().parents[3] / "shared" / "data"
+    """``$UPTFLOW_SHARED/data`` (see :mod:`uptflow.shared_data`); a one-line error when it is not set."""
+    return shared_path("data")
 
 
 def _write(out: Path, name: str, low: np.ndarray, normal: np.ndarray, manifest: list[dict]) -> None:
@@ -47,7 +50,9 @@ def write_benchmark_data(out: str | Path, data_root: str | Path | None = None, s
 
     ``limit`` keeps the first N pairs of each subset (quick checks; the benchmark is all of them).
 
-    Raises ``FileNotFoundError`` with a one-line message if the source data is missing.
+    ``data_root`` is the folder holding ``photos/kodak24`` and ``sice_part1`` (default
+    :func:`default_data_root`).  Raises ``FileNotFoundError`` with a one-line message if the
+    source data is missing or its location is not set.
     """
     from uptflow.data.sice import load_pairs
     from uptflow.data.synthesis import synthesize
@@ -66,7 +71,8 @@ def write_benchmark_data(out: str | Path, data_root: str | Path | None = None, s
         images = list_images([kodak])[:limit]
         for i, path in enumerate(images):
             normal = read_rgb(path)
-            low = synthesize(normal, np.random.default_rng(seed + i))
+            # global-only darkening: the set stays bit-identical to the one all numbers were measured on
+            low = synthesize(normal, np.random.default_rng(seed + i), global_prob=1.0)
             _write(out / "kodak24", path.stem, low, normal, files)
             if progress:
                 progress(f"kodak24/{path.stem}")
@@ -87,5 +93,5 @@ def write_benchmark_data(out: str | Path, data_root: str | Path | None = None, s
         manifest["subsets"][subset] = {"pairs": len(pairs), "source": f"sice_part1, verified pairs, split {split}"}
     manifest["files"] = files
     out.mkdir(parents=True, exist_ok=True)
-    (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=1))
+    atomic_write(out / "MANIFEST.json", lambda tmp: tmp.write_text(json.dumps(manifest, indent=1)), what="manifest")
     return manifest

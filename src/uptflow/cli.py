@@ -3,6 +3,9 @@
 Each sub-command lives in its own module under ``uptflow.commands`` and registers itself
 through :data:`COMMANDS`; this file only builds the parser and turns user mistakes into
 one-line messages with a non-zero exit code.
+
+Exit codes: 0 success; 1 an error, or some inputs skipped / failed; 2 a bad command line
+(argparse) or no command; 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from uptflow.messages import one_line
+from uptflow.messages import one_line, say
 
 #: sub-command name -> module under uptflow.commands providing ``add_parser(subparsers)`` and
 #: ``run(args) -> int``.
@@ -25,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "convert": "uptflow.commands.convert",
     "benchmark-data": "uptflow.commands.benchmark_data",
     "train": "uptflow.commands.train",
+    "export": "uptflow.commands.export",
 }
 
 
@@ -52,19 +56,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
-        print("uptflow: interrupted", file=sys.stderr)
+        say("uptflow: interrupted")
         return 130
     except (ValueError, TypeError, FileNotFoundError, PermissionError, OSError) as err:
-        print(f"uptflow {args.command}: error: {one_line(err, 400)}", file=sys.stderr)
+        say(f"uptflow {args.command}: error: {one_line(err, 400)}")
         return 1
     except MemoryError:
-        print(f"uptflow {args.command}: error: out of memory (try smaller images or --tile)", file=sys.stderr)
+        say(f"uptflow {args.command}: error: out of memory (try smaller images or --tile)")
         return 1
     except RuntimeError as err:
         if "out of memory" not in str(err).lower():  # anything else is a bug: keep the traceback
             raise
-        print(f"uptflow {args.command}: error: out of memory ({one_line(err, 120)}); try smaller images "
-              "or --tile", file=sys.stderr)
+        say(f"uptflow {args.command}: error: out of memory ({one_line(err, 120)}); try smaller images or --tile")
         return 1
 
 

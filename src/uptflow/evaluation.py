@@ -26,8 +26,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from uptflow.messages import one_line
+from uptflow.messages import one_line, quoted_path, show_path
 from uptflow.metrics import LPIPS, EvalProtocol, LPIPSWeightsMissing, evaluate_pair, summarize
+from uptflow.text import natural_key
 
 __all__ = [
     "EvalResult",
@@ -93,22 +94,22 @@ def _json_float(v: float) -> float | str:
 
 
 def _images_by_stem(folder: Path, what: str) -> dict[str, Path]:
-    from uptflow.imageio import IMAGE_EXTENSIONS
+    from uptflow.io.formats import IMAGE_EXTENSIONS
 
     if not folder.exists():
-        raise FileNotFoundError(f"{what} folder not found: {folder}")
+        raise FileNotFoundError(f"{what} folder not found: {show_path(folder)}")
     if not folder.is_dir():
-        raise ValueError(f"{what} folder {folder} is not a folder")
+        raise ValueError(f"{what} folder {show_path(folder)} is not a folder")
     out: dict[str, Path] = {}
     for p in sorted(folder.iterdir()):
         if p.suffix.lower() not in IMAGE_EXTENSIONS or p.name.startswith(".") or not p.is_file():
             continue
         if p.stem in out:
-            raise ValueError(f"{what} folder {folder} has two images named {p.stem!r} "
-                             f"({out[p.stem].name}, {p.name}); stems must be unique")
+            raise ValueError(f"{what} folder {show_path(folder)} has two images named {quoted_path(p.stem)} "
+                             f"({show_path(out[p.stem].name)}, {show_path(p.name)}); stems must be unique")
         out[p.stem] = p
     if not out:
-        raise ValueError(f"no images found in {what} folder {folder}")
+        raise ValueError(f"no images found in {what} folder {show_path(folder)}")
     return out
 
 
@@ -125,21 +126,16 @@ def match_by_stem(pred_dir: str | Path, gt_dir: str | Path) -> tuple[list[tuple[
     """
     pred = _images_by_stem(Path(pred_dir), "prediction")
     gt = _images_by_stem(Path(gt_dir), "ground-truth")
-    common = sorted(set(pred) & set(gt), key=_natural_key)
+    common = sorted(set(pred) & set(gt), key=natural_key)
     if not common:
-        ex_p = ", ".join(sorted(pred)[:3])
-        ex_g = ", ".join(sorted(gt)[:3])
-        raise ValueError(f"no file names in common between {pred_dir} ({ex_p} ...) and {gt_dir} ({ex_g} ...); "
+        ex_p = ", ".join(show_path(n) for n in sorted(pred)[:3])
+        ex_g = ", ".join(show_path(n) for n in sorted(gt)[:3])
+        raise ValueError(f"no file names in common between {show_path(pred_dir)} ({ex_p} ...) and "
+                         f"{show_path(gt_dir)} ({ex_g} ...); "
                          "files are matched by name without extension")
     unmatched = {"pred": sorted(pred[s].name for s in set(pred) - set(gt)),
                  "gt": sorted(gt[s].name for s in set(gt) - set(pred))}
     return [(s, pred[s], gt[s]) for s in common], unmatched
-
-
-def _natural_key(s: str) -> list[object]:
-    import re
-
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
 
 
 # ------------------------------------------------------------------------------------------
@@ -248,12 +244,14 @@ def evaluate_model(model: Any, pairs: Sequence[Any], protocol: EvalProtocol | No
         source: extra description stored in the result (model file, data root, ...).
     """
     from uptflow import api
-    from uptflow.imageio import save_image
+    from uptflow.io.write import save_image
 
     protocol = EvalProtocol() if protocol is None else protocol
     api.check_options(temperature=temperature, tile=tile, overlap=overlap, seed=seed)
     net = lpips_net if lpips_net is not None or not protocol.lpips else load_lpips(protocol, lpips_dir)
     out_dir = Path(save_dir) if save_dir is not None else None
+    if out_dir is not None:
+        _check_save_targets(pairs, out_dir)
 
     def predict(rec: Any) -> Callable[[], np.ndarray]:
         def get() -> np.ndarray:
@@ -273,6 +271,21 @@ def evaluate_model(model: Any, pairs: Sequence[Any], protocol: EvalProtocol | No
     return EvalResult(rows, _mean(rows, protocol), protocol, skipped, {}, info)
 
 
+def _check_save_targets(pairs: Sequence[Any], out_dir: Path) -> None:
+    """Refuse ``save_dir`` before any work if a saved prediction would overwrite a low or normal
+    image of the set, or two pairs would save under one name (both would lose data)."""
+    from uptflow.io.outputs import plan_outputs, prepare_output_dir
+
+    prepare_output_dir(out_dir, "--save-pred")
+    names = {Path(rec.low): rec.name for rec in pairs}
+    plan = plan_outputs(list(names), lambda low: [out_dir / f"{names[low]}.png"],
+                        protected=[Path(rec.normal) for rec in pairs], hint="choose another --save-pred folder")
+    if plan.refused:
+        low, reason = plan.refused[0]
+        more = f" (and {len(plan.refused) - 1} more)" if len(plan.refused) > 1 else ""
+        raise ValueError(f"--save-pred: {show_path(low)}: {reason}{more}")
+
+
 # ------------------------------------------------------------------------------------------
 # Output
 # ------------------------------------------------------------------------------------------
@@ -283,26 +296,35 @@ def write_results(result: EvalResult, out_dir: str | Path) -> dict[str, Path]:
 
     Returns ``{"csv": path, "json": path, "protocol": path}``.
     """
-    from uptflow.imageio import prepare_output_dir
+    from uptflow.io.outputs import prepare_output_dir
+    from uptflow.io.write import atomic_write
 
     out = prepare_output_dir(Path(out_dir), "--out")
     names = result.metric_names
     paths = {"csv": out / "metrics.csv", "json": out / "metrics.json", "protocol": out / "PROTOCOL.md"}
-    with open(paths["csv"], "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["name", *names])
-        for r in result.rows:
-            w.writerow([r["name"], *(f"{r[k]:.6f}" for k in names)])
-        if result.mean:
-            w.writerow(["MEAN", *(f"{result.mean[k]:.6f}" for k in names)])
-    with open(paths["json"], "w") as f:
-        json.dump(result.to_dict(), f, indent=2)
-        f.write("\n")
+    rows = [["name", *names]]
+    rows += [[r["name"], *(f"{r[k]:.6f}" for k in names)] for r in result.rows]
+    if result.mean:
+        rows.append(["MEAN", *(f"{result.mean[k]:.6f}" for k in names)])
     lines = ["# Evaluation protocol", "", result.protocol.describe(), "", "Settings: "
              + ", ".join(f"{k}={v}" for k, v in result.protocol.to_dict().items()), "",
              f"Scored pairs: {len(result.rows)}" + (f"; skipped: {len(result.skipped)}" if result.skipped else ""),
              "", "Source: " + ", ".join(f"{k}={v}" for k, v in result.source.items()), ""]
-    paths["protocol"].write_text("\n".join(lines))
+    # names are file stems: undecodable bytes go back out as the same bytes (surrogateescape)
+    text = {"encoding": "utf-8", "errors": "surrogateescape"}
+
+    def write_csv(tmp: Path) -> None:
+        with open(tmp, "w", newline="", **text) as f:
+            csv.writer(f).writerows(rows)
+
+    def write_json(tmp: Path) -> None:
+        with open(tmp, "w", **text) as f:
+            json.dump(result.to_dict(), f, indent=2)  # ensure_ascii: names are escaped
+            f.write("\n")
+
+    atomic_write(paths["csv"], write_csv, what="metrics")
+    atomic_write(paths["json"], write_json, what="metrics")
+    atomic_write(paths["protocol"], lambda tmp: tmp.write_text("\n".join(lines), **text), what="protocol")
     return paths
 
 
@@ -310,11 +332,12 @@ def format_table(result: EvalResult) -> str:
     """A plain-text table of per-image values and the means (what ``uptflow evaluate`` prints)."""
     names = result.metric_names
     heads = {"psnr": "PSNR dB", "ssim": "SSIM", "lpips": "LPIPS"}
-    width = max([len("name"), len("MEAN")] + [len(str(r["name"])) for r in result.rows])
+    shown = [show_path(str(r["name"])) for r in result.rows]  # one row per line, printable
+    width = max([len("name"), len("MEAN")] + [len(n) for n in shown])
     fmt = {"psnr": "{:>9.3f}", "ssim": "{:>9.4f}", "lpips": "{:>9.4f}"}
     lines = [f"{'name':<{width}}" + "".join(f"{heads[k]:>9}" for k in names)]
-    for r in result.rows:
-        lines.append(f"{str(r['name']):<{width}}" + "".join(fmt[k].format(r[k]) for k in names))
+    for name, r in zip(shown, result.rows):
+        lines.append(f"{name:<{width}}" + "".join(fmt[k].format(r[k]) for k in names))
     if result.mean:
         lines.append("-" * len(lines[0]))
         lines.append(f"{'MEAN':<{width}}" + "".join(fmt[k].format(result.mean[k]) for k in names))

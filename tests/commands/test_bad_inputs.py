@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from uptflow.cli import main
-from uptflow.imageio import load_image
+from uptflow.io.read import load_image
 
 GENERATOR = Path(__file__).resolve().parents[1] / "cli" / "make_bad_inputs.py"
 

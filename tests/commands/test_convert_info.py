@@ -6,25 +6,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
+from pair_files import write_synthetic_pairs
 from uptflow.checkpoints import load_model, read_metadata
 from uptflow.cli import main
 
 
 @pytest.fixture(scope="module")
-def run_dir(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-iteration ``tiny`` training run on two real LOL images (darkened copies as 'low')."""
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-iteration ``tiny`` training run on two generated pairs (no data outside the repository)."""
     root = tmp_path_factory.mktemp("convert")
-    low, normal = root / "low", root / "high"
-    low.mkdir(), normal.mkdir()
-    for p in sorted((shared_dir / "data/lowlight_real/lol_eval15_low_400x600").glob("*.png"))[:2]:
-        img = np.asarray(Image.open(p).convert("RGB").resize((64, 48), Image.BICUBIC))
-        Image.fromarray(img).save(normal / p.name)
-        Image.fromarray((img // 4).astype(np.uint8)).save(low / p.name)
+    low, normal = write_synthetic_pairs(root, count=2, side=48)
     run = root / "run"
     assert main(["train", "--low-dir", str(low), "--normal-dir", str(normal), "--preset", "tiny", "--iters", "2",
                  "--batch-size", "1", "--crop", "32", "--out", str(run), "--no-progress"]) == 0

@@ -15,7 +15,7 @@ from PIL import Image
 
 from uptflow import models_registry as reg
 from uptflow.cli import main
-from uptflow.imageio import load_image
+from uptflow.io.read import load_image
 
 REPO = Path(__file__).resolve().parents[2]
 LOL = REPO.parent / "shared" / "data" / "lowlight_real" / "lol_eval15_low_400x600"
@@ -157,9 +157,7 @@ def test_output_would_overwrite_input(capsys, tiny, lol_dir, tmp_path):
     (["--tile", "64", "--overlap", "64"], "overlap"),
     (["--overlap", "-2"], "overlap"),
     (["--tile-refine", "-1"], "tile refinement passes"),
-    (["--samples", "0"], "samples"),
     (["--samples", "3"], "needs --temperature > 0"),
-    (["--seed", "-1"], "seed"),
     (["--quality", "0"], "quality"),
     (["--device", "tpu"], "device"),
 ])
@@ -168,6 +166,35 @@ def test_bad_option_values(capsys, tiny, lol_dir, tmp_path, extra, text):
     assert code == 1
     assert text in one_error_line(err)
     assert not any(tmp_path.iterdir())  # failed before doing any work
+
+
+@pytest.mark.parametrize("command", ["enhance", "sample"])
+@pytest.mark.parametrize("extra, text", [
+    (["--samples", "0"], "samples must be 1 .. 1000, got 0"),
+    (["--samples", str(10**9)], "samples must be 1 .. 1000"),
+    (["--seed", "-1"], "seed must be in 0 .. 2**63-1"),
+    (["--seed", str(2**64)], "seed must be in 0 .. 2**63-1"),
+    (["--seed", str(2**63)], "seed must be in 0 .. 2**63-1"),
+    (["--seed", "1.5"], "seed must be an integer"),
+])
+def test_out_of_range_numbers_are_refused_by_the_parser(capsys, tmp_path, command, extra, text):
+    """--seed 2**64 used to reach torch ("Overflow when unpacking long long"); now argparse refuses
+    it: exit 2 and a one-line error after the usage, before any work."""
+    with pytest.raises(SystemExit) as ei:
+        main([command, str(tmp_path), "-o", str(tmp_path / "o"), "--model", "tiny", *extra])
+    _, err = capsys.readouterr()
+    assert ei.value.code == 2
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"uptflow {command}: error: argument") and text in last, err
+    assert "Traceback" not in err and not (tmp_path / "o").exists()
+
+
+def test_largest_seed_is_accepted(capsys, tiny, tmp_path):
+    Image.new("RGB", (20, 12), (30, 20, 10)).save(tmp_path / "1.png")
+    code, _, err = run_cli(capsys, "enhance", tmp_path / "1.png", "-o", tmp_path / "o", "--model", tiny,
+                           "--temperature", "0.5", "--samples", "2", "--seed", str(2**63 - 1))
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["1_s0.png", "1_s1.png"]
 
 
 def test_model_problems(capsys, lol_dir, tmp_path, monkeypatch):

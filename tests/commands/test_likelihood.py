@@ -76,10 +76,16 @@ def test_errors_are_one_line(capsys, tiny, pair, tmp_path):
         (["--low", low, "--normal", other], "must have the same size"),
         (["--low", small, "--normal", small], "at least 8x8"),
         (["--low", tmp_path / "nope.png", "--normal", normal], "no such file"),
-        (["--low", low, "--normal", normal, "--samples", "0"], "--samples"),
     ]
     for extra, text in cases:
         code, _, err = _run(capsys, "likelihood", *extra, "--model", tiny)
         lines = err.strip().splitlines()
         assert code == 1 and len(lines) == 1 and lines[0].startswith("uptflow likelihood: error: "), err
         assert text in lines[0]
+    # out-of-range numbers are refused by the parser (exit 2, the last line says why)
+    for extra, text in [(["--samples", "0"], "samples must be 1 .. 1000"), (["--seed", str(2**64)], "seed must be in"),
+                        (["--seed", "-3"], "seed must be in")]:
+        with pytest.raises(SystemExit) as ei:
+            main(["likelihood", "--low", str(low), "--normal", str(normal), "--model", str(tiny), *extra])
+        err = capsys.readouterr().err
+        assert ei.value.code == 2 and text in err.strip().splitlines()[-1], err

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from uptflow.data import noise_stats as ns
 from uptflow.data.synthesis import (
     SynthParams,
     inverse_tone,
@@ -21,10 +22,12 @@ from uptflow.data.synthesis import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("UPTFLOW_SHARED") or REPO.parent / "shared")
 TRAIN = SHARED / "data" / "photos" / "bsds500" / "train"
 LOL_RANGE = (6.6, 24.9)  # LOL eval15 low mean brightness, 0-255 (README / calibration script)
-needs_data = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared is absent")
+needs_data = pytest.mark.usefixtures("shared_dir")  # marked `shared`; skips locally, fails on CI
+sys.path.insert(0, str(REPO / "benchmarks"))  # the calibration-only measurements live there
+import noise_stats as ns  # noqa: E402
 
 
 def _scene(h: int = 96, w: int = 128) -> np.ndarray:
@@ -112,13 +115,14 @@ def test_transfer_curves_invert() -> None:
 def test_brightness_target_is_hit() -> None:
     img = _scene(128, 128)
     for target in (8.0, 15.0, 22.0):
-        out = synthesize(img, np.random.default_rng(0), brightness=target / 255.0, jpeg_prob=0.0)
+        out = synthesize(img, np.random.default_rng(0), brightness=target / 255.0, jpeg_prob=0.0, global_prob=1.0)
         assert ns.mean_brightness(out) == pytest.approx(target, abs=0.75)
 
 
 def test_noise_present_and_grows_with_shot_and_read() -> None:
     flat = np.full((128, 128, 3), 0.6, np.float32)
-    common = dict(jpeg_prob=0.0, noise_blur=0.0, tone_prob=0.0, brightness=18 / 255, gain_rgb=(1.0, 1.0, 1.0))
+    common = dict(jpeg_prob=0.0, noise_blur=0.0, tone_prob=0.0, brightness=18 / 255, gain_rgb=(1.0, 1.0, 1.0),
+                  global_prob=1.0)
     levels = [dict(shot=1e-6, read=1e-5), dict(shot=3e-5, read=3e-4), dict(shot=2e-4, read=1.5e-3)]
     noise = [ns.dark_noise(synthesize(flat, np.random.default_rng(0), **common, **lv)) for lv in levels]
     assert noise[0] < noise[1] < noise[2]
@@ -137,7 +141,7 @@ def test_default_noise_is_present() -> None:
 
 def test_channel_gain_shifts_colour() -> None:
     img = _scene()
-    kw = dict(jpeg_prob=0.0, tone_prob=0.0, brightness=15 / 255)
+    kw = dict(jpeg_prob=0.0, tone_prob=0.0, brightness=15 / 255, global_prob=1.0)
     red = synthesize(img, np.random.default_rng(0), gain_rgb=(1.4, 1.0, 1.0), **kw)
     blue = synthesize(img, np.random.default_rng(0), gain_rgb=(1.0, 1.0, 1.4), **kw)
     assert ns.channel_ratios(red)[0] > ns.channel_ratios(blue)[0]
@@ -156,20 +160,7 @@ def test_info_reports_drawn_parameters_within_ranges() -> None:
 @needs_data
 def test_brightness_of_real_photos_in_calibrated_range() -> None:
     rng = np.random.default_rng(0)
-    bright = np.array([ns.mean_brightness(synthesize(img, rng)) for img in _photos(20)])
+    bright = np.array([ns.mean_brightness(synthesize(img, rng, global_prob=1.0)) for img in _photos(20)])
     assert bright.min() >= LOL_RANGE[0] and bright.max() <= LOL_RANGE[1], bright
     assert 10.0 < bright.mean() < 20.0  # LOL eval15 low mean: 15.2
     assert bright.std() > 2.0  # a spread of exposures, not one fixed gamma
-
-
-# --------------------------------------------------------------------------- noise_stats helpers
-def test_flat_patch_noise_measures_known_white_noise() -> None:
-    rng = np.random.default_rng(0)
-    img = np.clip(0.1 + rng.normal(0, 4 / 255, (128, 128, 3)), 0, 1).astype(np.float32)
-    pn = ns.flat_patch_noise(img)
-    assert np.median(pn.noise) == pytest.approx(4.0 * np.sqrt(24 / 25), rel=0.1)
-    assert np.median(pn.brightness) == pytest.approx(25.5, abs=1.0)
-    with pytest.raises(ValueError):
-        ns.flat_patch_noise(np.zeros((8, 8, 3), np.float32))
-    with pytest.raises(ValueError):
-        ns.mean_brightness(np.zeros((8, 8), np.float32))

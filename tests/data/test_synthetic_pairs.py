@@ -11,7 +11,7 @@ import torch
 from uptflow.data.config import DataConfig, build_dataset
 from uptflow.data.paired import MixedDataset, PairedDataset
 from uptflow.data.synthetic_pairs import SyntheticPairDataset, downscale_max_side
-from uptflow.imageio import read_rgb
+from uptflow.io.read import read_rgb
 
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png")
 
@@ -24,7 +24,10 @@ def photos(shared_dir: Path) -> list[Path]:
 
 
 def test_items_are_darker_aligned_crops(photos: list[Path]) -> None:
-    ds = SyntheticPairDataset(photos, crop=64, augment=True, seed=0, max_side=256)
+    from uptflow.data.synthesis import SynthParams
+
+    # global darkening only: re-lit items (lamps, windows) are tested below
+    ds = SyntheticPairDataset(photos, crop=64, augment=True, seed=0, max_side=256, params=SynthParams(global_prob=1.0))
     assert len(ds) == 3
     for i in range(3):
         item = ds[i]
@@ -37,6 +40,18 @@ def test_items_are_darker_aligned_crops(photos: list[Path]) -> None:
         # the low side is the same scene: strongly correlated with the normal crop
         lo, no = item["low"].mean(0).flatten(), item["normal"].mean(0).flatten()
         assert float(torch.corrcoef(torch.stack([lo, no]))[0, 1]) > 0.5
+
+
+def test_default_params_relight_a_share_of_the_items(photos: list[Path]) -> None:
+    """With the default SynthParams some items carry lit regions (>= 110/255) and some are
+    globally dark: the mix of the illumination model and the global model reaches training."""
+    from uptflow.data.synthesis import SynthParams
+
+    ds = SyntheticPairDataset(photos, crop=64, augment=True, seed=0, max_side=256, length=24)
+    assert ds.params == SynthParams() and 0.0 < SynthParams().global_prob < 1.0
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
+    lit = [bool(((ds[i]["low"] * luma).sum(0) * 255 >= 110).any()) for i in range(len(ds))]
+    assert 0 < sum(lit) < len(lit), lit
 
 
 def test_determinism_epochs_and_length(photos: list[Path]) -> None:
@@ -81,7 +96,9 @@ def test_errors(tmp_path: Path, photos: list[Path]) -> None:
         SyntheticPairDataset(photos, crop=32, length=0)
 
 
-def test_synthetic_and_mixed_configs_with_real_sice(photos: list[Path]) -> None:
+def test_synthetic_and_mixed_configs_with_real_sice(photos: list[Path], shared_dir: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UPTFLOW_SHARED", str(shared_dir))  # mixed: SICE frames from the shared setting
     folder = str(photos[0].parent)
     cfg = DataConfig(layout="synthetic", photo_dirs=(folder,), crop=48, length=10, max_side=256,
                      val_photo_dirs=(folder,), val_max_images=2, synth={"jpeg_prob": 0.0})

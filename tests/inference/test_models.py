@@ -132,3 +132,14 @@ def test_the_former_module_name_is_the_same_module():
 
     assert uptflow.models_registry is reg and uptflow.tiling is tiles and uptflow.tiled_enhance is shared_stats
     assert reg.BUNDLED_MODEL.name == "default.safetensors" and reg.BUNDLED_MODEL.parent.name == "weights"
+
+
+def test_model_path_that_is_not_a_file_says_what_it_is(tmp_path):
+    fifo = tmp_path / "m.safetensors"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="is a named pipe"):
+        reg.resolve_model(str(fifo), "cpu")  # refused without opening it (that would block)
+    loop = tmp_path / "loop.safetensors"
+    loop.symlink_to(loop)
+    with pytest.raises(ValueError, match="symbolic link loop"):
+        reg.resolve_model(str(loop), "cpu")

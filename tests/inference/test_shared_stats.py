@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from uptflow.imageio import read_rgb, to_tensor
 from uptflow.inference.models import BUNDLED_MODEL, load_cached, random_model
 from uptflow.inference.shared_stats import DEFAULT_REFINE, enhance_tiled, subsample_factor
 from uptflow.inference.tiles import run_tiled, tile_windows
+from uptflow.io.read import read_rgb
+from uptflow.io.tensors import to_tensor
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -109,3 +109,84 @@ def test_wrong_files_give_value_error(tmp_path: Path) -> None:
     (swapped / HEADS_FILE).write_bytes((WEIGHTS / HEADS_FILE).read_bytes())
     with pytest.raises(ValueError, match="missing tensor"):
         LPIPS.from_dir(swapped)
+
+
+def _write_good(folder: Path) -> None:
+    """Well-formed weight files with the real names and shapes (random values): no shared data needed."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    net = LPIPS()
+    save_file({f"features.{i}.{part}": getattr(net.features[i], part).detach().contiguous()
+               for i in (0, 3, 6, 8, 10) for part in ("weight", "bias")}, str(folder / FEATURES_FILE))
+    save_file({f"lin{k}.model.1.weight": lin.weight.detach().contiguous() for k, lin in enumerate(net.lins)},
+              str(folder / HEADS_FILE))
+
+
+def _corruptions():
+    """(label, make(folder), expected words): each writes both weight files, one of them broken."""
+    copy_good = _write_good
+
+    def garbage(folder: Path) -> None:
+        copy_good(folder)
+        (folder / FEATURES_FILE).write_bytes(b"\x07" * 300)
+
+    def truncated(folder: Path) -> None:
+        copy_good(folder)
+        data = (folder / HEADS_FILE).read_bytes()
+        (folder / HEADS_FILE).write_bytes(data[: len(data) // 2])
+
+    def header_lies(folder: Path) -> None:
+        copy_good(folder)
+        (folder / HEADS_FILE).write_bytes(b"\xff" * 8 + b"{}")
+
+    def empty(folder: Path) -> None:
+        copy_good(folder)
+        (folder / FEATURES_FILE).write_bytes(b"")
+
+    def nan_weights(folder: Path) -> None:
+        from safetensors.torch import load_file, save_file
+
+        copy_good(folder)
+        heads = load_file(str(folder / HEADS_FILE))
+        k = next(iter(heads))
+        heads[k] = torch.full_like(heads[k], float("nan"))
+        save_file(heads, str(folder / HEADS_FILE))
+
+    def wrong_shape(folder: Path) -> None:
+        from safetensors.torch import save_file
+
+        copy_good(folder)
+        save_file({f"lin{k}.model.1.weight": torch.zeros(1, 3, 1, 1) for k in range(5)}, str(folder / HEADS_FILE))
+
+    return [("garbage", garbage, "not a valid safetensors file"), ("truncated", truncated, "not a valid safetensors"),
+            ("header", header_lies, "not a valid safetensors"), ("empty", empty, "not a valid safetensors"),
+            ("nan", nan_weights, "not finite"), ("shape", wrong_shape, "has shape")]
+
+
+@pytest.mark.parametrize("label, make, text", _corruptions(), ids=[c[0] for c in _corruptions()])
+def test_corrupt_weight_files_are_one_line_errors(tmp_path: Path, capsys, label, make, text) -> None:
+    """``uptflow evaluate --lpips-dir`` with corrupt weight files: one line, exit 1, no traceback."""
+    from uptflow.cli import main
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    make(bad)
+    with pytest.raises(ValueError, match=text):
+        LPIPS.from_dir(bad)
+    pred, gt = tmp_path / "p", tmp_path / "g"
+    for d in (pred, gt):
+        d.mkdir()
+        Image.new("RGB", (64, 64), (90, 60, 30)).save(d / "a.png")
+    code = main(["evaluate", "--pred-dir", str(pred), "--gt-dir", str(gt), "--lpips-dir", str(bad), "-q"])
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert code == 1 and len(lines) == 1 and lines[0].startswith("uptflow evaluate: error: "), err
+    assert text in lines[0] and "Traceback" not in err
+
+
+def test_well_formed_files_load(tmp_path: Path) -> None:
+    """The files the corruption cases start from are accepted, so each case fails only because of
+    its corruption."""
+    _write_good(tmp_path)
+    assert isinstance(LPIPS.from_dir(tmp_path), LPIPS)

@@ -15,15 +15,11 @@ from uptflow.metrics.protocol import EvalProtocol, evaluate_pair, summarize
 from uptflow.metrics.psnr import psnr
 from uptflow.metrics.ssim import ssim
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-WEIGHTS = SHARED / "data" / "lpips"
 
 
 @pytest.fixture(scope="module")
-def net() -> LPIPS:
-    if not WEIGHTS.is_dir():
-        pytest.skip(f"{WEIGHTS} absent")
-    return LPIPS.from_dir(WEIGHTS)
+def net(shared_dir: Path) -> LPIPS:
+    return LPIPS.from_dir(shared_dir / "data" / "lpips")
 
 
 def _pair(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,35 +7,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
+from pair_files import kodak_crops, q8
 from uptflow.metrics.psnr import psnr
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-KODAK = SHARED / "data" / "photos" / "kodak24"
 
 
-def _q8(x: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(x, 0.0, 1.0) * 255.0) / 255.0
-
-
-def _pairs() -> list[tuple[np.ndarray, np.ndarray]]:
+@pytest.fixture(scope="module")
+def pairs(shared_dir: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     """(target, degraded) float64 HxWx3 pairs in [0, 1], both quantised to 8 bit."""
-    if not KODAK.is_dir():
-        pytest.skip(f"{KODAK} absent")
     rng = np.random.default_rng(0)
     pairs = []
-    for name in ("kodim03.png", "kodim07.png", "kodim19.png"):
-        img = np.asarray(Image.open(KODAK / name).convert("RGB"), dtype=np.float64) / 255.0
-        img = img[128:384, 128:384]
-        pairs.append((img, _q8(img + rng.normal(0, 0.05, img.shape))))
-        pairs.append((img, _q8(0.35 * img**1.3)))
+    for img in kodak_crops(shared_dir, ("kodim03.png", "kodim07.png", "kodim19.png"), slice(128, 384), slice(128, 384)):
+        pairs.append((img, q8(img + rng.normal(0, 0.05, img.shape))))
+        pairs.append((img, q8(0.35 * img**1.3)))
     return pairs
 
 
-def test_matches_skimage_per_image_and_batched() -> None:
-    pairs = _pairs()
+def test_matches_skimage_per_image_and_batched(pairs) -> None:
     ref = np.array([peak_signal_noise_ratio(t, p, data_range=1.0) for t, p in pairs])
     preds = torch.stack([torch.from_numpy(p).permute(2, 0, 1) for _, p in pairs]).float()
     targets = torch.stack([torch.from_numpy(t).permute(2, 0, 1) for t, _ in pairs]).float()

@@ -7,33 +7,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from scipy.ndimage import gaussian_filter
 from skimage.metrics import structural_similarity
 
+from pair_files import kodak_crops, q8
 from uptflow.metrics.ssim import ssim
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-KODAK = SHARED / "data" / "photos" / "kodak24"
-
-
-def _q8(x: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(x, 0.0, 1.0) * 255.0) / 255.0
 
 
 @pytest.fixture(scope="module")
-def pairs() -> list[tuple[np.ndarray, np.ndarray]]:
+def pairs(shared_dir: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     """(target, degraded) float64 HxWx3 pairs in [0, 1], 8-bit values: noise, darkening, blur."""
-    if not KODAK.is_dir():
-        pytest.skip(f"{KODAK} absent")
     rng = np.random.default_rng(0)
     out = []
-    for name in ("kodim01.png", "kodim05.png", "kodim23.png"):
-        img = np.asarray(Image.open(KODAK / name).convert("RGB"), dtype=np.float64) / 255.0
-        img = img[100:292, 200:456]  # 192x256 crop keeps the test fast
-        out.append((img, _q8(img + rng.normal(0, 0.06, img.shape))))
-        out.append((img, _q8(0.25 * img**1.4 + rng.normal(0, 0.01, img.shape))))
-        out.append((img, _q8(gaussian_filter(img, sigma=(1.5, 1.5, 0)))))
+    # 192x256 crops keep the test fast
+    for img in kodak_crops(shared_dir, ("kodim01.png", "kodim05.png", "kodim23.png"), slice(100, 292), slice(200, 456)):
+        out.append((img, q8(img + rng.normal(0, 0.06, img.shape))))
+        out.append((img, q8(0.25 * img**1.4 + rng.normal(0, 0.01, img.shape))))
+        out.append((img, q8(gaussian_filter(img, sigma=(1.5, 1.5, 0)))))
     return out
 
 

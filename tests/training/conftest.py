@@ -1,45 +1,21 @@
-"""Fixtures for the training tests: a handful of real low/normal pairs made from BSDS500 photos."""
+"""Fixtures for the training tests: small low/normal pairs generated into a temporary folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
+from pair_files import write_synthetic_pairs
 from uptflow.training.config import TrainConfig, merge, preset_dict
 
 PAIR_SIDE = 96
 
 
-def make_pairs(shared: Path, out: Path, count: int = 4, side: int = PAIR_SIDE) -> tuple[Path, Path]:
-    """``count`` BSDS500 train photos, downscaled 3x, centre-cropped to ``side``, darkened.
-
-    The low-light side comes from the project's synthesiser (exposure, colour cast, sensor noise),
-    with a fixed generator per image.  Returns (low_dir, normal_dir) of matching PNG files.
-    """
-    from uptflow.data.synthesis import synthesize
-
-    photos = sorted((shared / "data" / "photos" / "bsds500" / "train").glob("*.jpg"))[:count]
-    low_dir, normal_dir = out / "low", out / "normal"
-    low_dir.mkdir(parents=True, exist_ok=True)
-    normal_dir.mkdir(parents=True, exist_ok=True)
-    for i, p in enumerate(photos):
-        im = Image.open(p).convert("RGB")
-        im = im.resize((im.width // 3, im.height // 3), Image.BICUBIC)
-        a = np.asarray(im, dtype=np.float32) / 255.0
-        h, w = a.shape[:2]
-        a = a[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
-        low = synthesize(a, np.random.default_rng(i))
-        Image.fromarray((a * 255).round().astype(np.uint8)).save(normal_dir / f"{p.stem}.png")
-        Image.fromarray((low * 255).round().astype(np.uint8)).save(low_dir / f"{p.stem}.png")
-    return low_dir, normal_dir
-
-
 @pytest.fixture(scope="session")
-def pair_dirs(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return make_pairs(shared_dir, tmp_path_factory.mktemp("pairs"))
+def pair_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """4 generated pairs (smooth colour fields + shapes + texture, darkened with noise), 96 px."""
+    return write_synthetic_pairs(tmp_path_factory.mktemp("pairs"), count=4, side=PAIR_SIDE)
 
 
 def tiny_config(low: Path, normal: Path, out: Path, **train: object) -> TrainConfig:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from uptflow.cli import main
@@ -28,6 +29,7 @@ def _args(low: Path, normal: Path, out: Path) -> list[str]:
             "--set", "data.verify=false"]
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_match_one(pair_dirs, tmp_path: Path) -> None:
     low, normal = pair_dirs
     # Same thread count as each DDP worker: a different count changes float summation order, and

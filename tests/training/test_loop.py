@@ -11,10 +11,9 @@ import pytest
 import torch
 
 from uptflow.checkpoints import load_model
-from uptflow.model import UPTFlow
 from uptflow.training import NonFiniteLossError, Trainer, TrainingInterrupted
 from uptflow.training.checkpointing import load_checkpoint
-from uptflow.training.loop import TrainingObjective, dequantization_noise
+from uptflow.training.validation import validate_model
 
 from .conftest import tiny_config
 
@@ -23,27 +22,7 @@ def _metrics(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_objective_equals_model_nll() -> None:
-    torch.manual_seed(0)
-    model = UPTFlow.from_preset("tiny").eval()
-    normal = torch.rand(2, 3, 16, 24)
-    low = normal * 0.2
-    nll, l1 = TrainingObjective(model)(low, normal)
-    assert l1 is None
-    torch.testing.assert_close(nll, model.nll(normal, low, dequantize=False), rtol=1e-6, atol=1e-6)
-    nll2, l1 = TrainingObjective(model, l1_weight=1.0)(low, normal, normal)
-    torch.testing.assert_close(nll2, nll)
-    expected = (model.decode(torch.zeros(model.latent_shape(low)), low) - normal).abs().flatten(1).mean(1)
-    torch.testing.assert_close(l1, expected)
-
-
-def test_noise_is_per_sample_of_the_global_batch() -> None:
-    full = dequantization_noise(3, 7, (4, 3, 8, 8))
-    assert torch.equal(full, dequantization_noise(3, 7, (4, 3, 8, 8)))
-    assert not torch.equal(full, dequantization_noise(3, 8, (4, 3, 8, 8)))
-    assert float(full.min()) >= 0.0 and float(full.max()) < 1.0
-
-
+@pytest.mark.slow
 def test_resume_is_bit_exact(pair_dirs, tmp_path: Path) -> None:
     low, normal = pair_dirs
     n = 6
@@ -138,19 +117,24 @@ def test_skipped_step_leaves_weights_unchanged(pair_dirs, tmp_path: Path) -> Non
             assert torch.equal(t, adam[k][n]), (k, n)
 
 
-def test_sigint_saves_and_raises(pair_dirs, tmp_path: Path) -> None:
-    low, normal = pair_dirs
-    trainer = Trainer(tiny_config(low, normal, tmp_path, iters=10), tensorboard=False)
+def _before_call(trainer: Trainer, n: int, action) -> None:
+    """Run ``action()`` at the start of the ``n``-th loss computation (1-based)."""
     real = trainer.compute_loss
     calls = {"n": 0}
 
-    def interrupting(*a):
+    def wrapped(*a):
         calls["n"] += 1
-        if calls["n"] == 3:
-            os.kill(os.getpid(), signal.SIGINT)
+        if calls["n"] == n:
+            action()
         return real(*a)
 
-    trainer.compute_loss = interrupting
+    trainer.compute_loss = wrapped
+
+
+def test_sigint_saves_and_raises(pair_dirs, tmp_path: Path) -> None:
+    low, normal = pair_dirs
+    trainer = Trainer(tiny_config(low, normal, tmp_path, iters=10), tensorboard=False)
+    _before_call(trainer, 3, lambda: os.kill(os.getpid(), signal.SIGINT))
     with pytest.raises(TrainingInterrupted, match="SIGINT after iteration 3"):
         trainer.fit()
     trainer.close()
@@ -161,16 +145,11 @@ def test_sigint_saves_and_raises(pair_dirs, tmp_path: Path) -> None:
 def test_exception_saves_progress(pair_dirs, tmp_path: Path) -> None:
     low, normal = pair_dirs
     trainer = Trainer(tiny_config(low, normal, tmp_path, iters=10), tensorboard=False)
-    real = trainer.compute_loss
-    calls = {"n": 0}
 
-    def failing(*a):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise RuntimeError("device lost")
-        return real(*a)
+    def lose_device() -> None:
+        raise RuntimeError("device lost")
 
-    trainer.compute_loss = failing
+    _before_call(trainer, 3, lose_device)
     with pytest.raises(RuntimeError, match="device lost"):
         trainer.fit()
     trainer.close()
@@ -194,9 +173,10 @@ def test_validation_keeps_best(pair_dirs, tmp_path: Path) -> None:
     assert best["iteration"] == best["best"]["iteration"]
 
 
-def test_learns_on_real_pairs(pair_dirs, tmp_path: Path) -> None:
-    """80 steps of the tiny model on 4 real (photo, synthesised low-light) pairs: the NLL falls by
-    more than a bit per dimension and enhancement PSNR rises over the freshly initialised model."""
+@pytest.mark.slow
+def test_learns_on_generated_pairs(pair_dirs, tmp_path: Path) -> None:
+    """80 steps of the tiny model on 4 generated (image, darkened) pairs: the NLL falls by more
+    than a bit per dimension and enhancement PSNR rises over the freshly initialised model."""
     low, normal = pair_dirs
     cfg = tiny_config(low, normal, tmp_path, iters=80, batch_size=2, log_every=1, val_every=80)
     cfg = _learning_setup(cfg, lr=1e-3, crop=48, low=low, normal=normal)
@@ -219,3 +199,103 @@ def _learning_setup(cfg, lr: float, crop: int, low: Path, normal: Path):
     return cfg.replace(optim=OptimConfig(lr=lr), schedule=ScheduleConfig(warmup_iters=5, milestones=(0.8,)),
                        data=cfg.data.replace(crop=crop, val_low_dir=str(low), val_normal_dir=str(normal),
                                              val_multiple=8))
+
+
+# --------------------------------------------------------------------------- weight average (EMA)
+def _same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.slow
+def test_ema_resume_is_bit_exact_and_exported(pair_dirs, tmp_path: Path) -> None:
+    low, normal = pair_dirs
+    n = 6
+    straight = Trainer(tiny_config(low, normal, tmp_path / "a", iters=n, ema_decay=0.8), tensorboard=False)
+    straight.fit()
+    straight.close()
+    cfg = tiny_config(low, normal, tmp_path / "b", iters=n, ema_decay=0.8)
+    first = Trainer(cfg, tensorboard=False)
+    first.fit(stop_at=n // 2)
+    first.close()
+    second = Trainer(cfg, resume="auto", tensorboard=False)
+    assert second.ema is not None and second.ema.updates == n // 2
+    second.fit()
+    second.close()
+    a = load_checkpoint(tmp_path / "a" / "last.pt")
+    b = load_checkpoint(tmp_path / "b" / "last.pt")
+    _same(a["model"], b["model"])
+    _same(a["params_ema"], b["params_ema"])
+    assert a["ema"] == b["ema"] == {"decay": 0.8, "updates": n}
+    # the average differs from the last weights, and it is what load_model (convert, --model) loads
+    assert any(not torch.equal(a["model"][k], a["params_ema"][k]) for k in a["model"])
+    _same(load_model(tmp_path / "a" / "last.pt").state_dict(), a["params_ema"])
+
+
+def test_resuming_a_checkpoint_without_ema_starts_the_average_from_its_weights(pair_dirs, tmp_path: Path) -> None:
+    low, normal = pair_dirs
+    old = Trainer(tiny_config(low, normal, tmp_path, iters=4), tensorboard=False)
+    old.fit(stop_at=2)
+    old.close()
+    assert load_checkpoint(tmp_path / "last.pt")["params_ema"] is None
+    messages: list[str] = []
+    cfg = tiny_config(low, normal, tmp_path, iters=4, ema_decay=0.5)
+    resumed = Trainer(cfg, resume="auto", tensorboard=False, echo=messages.append)
+    assert resumed.ema is not None and resumed.ema.updates == 0
+    _same(resumed.ema.state_dict(), resumed.model.state_dict())
+    assert any("no weight average" in m for m in messages), messages
+    resumed.fit()
+    resumed.close()
+    assert load_checkpoint(tmp_path / "last.pt")["ema"]["updates"] == 2
+
+
+def test_validation_and_best_use_the_ema_weights(pair_dirs, tmp_path: Path) -> None:
+    low, normal = pair_dirs
+    cfg = tiny_config(low, normal, tmp_path, iters=2, val_every=2, ema_decay=0.9)
+    cfg = cfg.replace(data=cfg.data.replace(val_low_dir=str(low), val_normal_dir=str(normal), val_max_images=1,
+                                            val_multiple=8))
+    trainer = Trainer(cfg, tensorboard=False)
+    trainer.fit()
+    trainer.close()
+    best = load_checkpoint(tmp_path / "best.pt")
+    _same(load_model(tmp_path / "best.pt").state_dict(), best["params_ema"])
+    rec = [m for m in _metrics(tmp_path) if "val_psnr" in m][-1]
+    assert rec["val_weights"] == "ema"
+    # the logged numbers are those of the averaged weights, not of the raw ones
+    ema_rec = validate_model(trainer.ema.model, trainer.val_dataset, trainer.device, cfg.seed)
+    raw_rec = validate_model(trainer.model, trainer.val_dataset, trainer.device, cfg.seed)
+    assert rec["val_nll"] == ema_rec["val_nll"] != raw_rec["val_nll"]
+
+
+def test_old_checkpoints_without_new_settings_resume_without_a_changed_settings_warning(pair_dirs,
+                                                                                       tmp_path: Path) -> None:
+    low, normal = pair_dirs
+    trainer = Trainer(tiny_config(low, normal, tmp_path, iters=2), tensorboard=False)
+    trainer.fit(stop_at=1)
+    trainer.close()
+    ckpt = load_checkpoint(tmp_path / "last.pt")
+    del ckpt["config"]["train"]["ema_decay"]  # as written before train.ema_decay existed
+    del ckpt["params_ema"], ckpt["ema"]
+    torch.save(ckpt, tmp_path / "old.pt")
+    messages: list[str] = []
+    Trainer(tiny_config(low, normal, tmp_path, iters=2), resume=tmp_path / "old.pt", tensorboard=False,
+            echo=messages.append).close()
+    assert not any("changed settings" in m for m in messages), messages
+
+
+def test_trainer_on_each_device_and_precision(device_dtype, pair_dirs, tmp_path: Path) -> None:
+    """Two steps on CPU float32 (always) and, where a GPU exists, CUDA float32 / AMP bf16 / fp16."""
+    device, amp = device_dtype
+    low, normal = pair_dirs
+    mode = {None: "off", torch.bfloat16: "bf16", torch.float16: "fp16"}[amp]
+    trainer = Trainer(tiny_config(low, normal, tmp_path, iters=2, device=device.type, amp=mode, ema_decay=0.9),
+                      tensorboard=False)
+    assert trainer.device.type == device.type and trainer.amp_mode == mode
+    trainer.fit()
+    trainer.close()
+    nll = [m["nll"] for m in _metrics(tmp_path) if "nll" in m]
+    assert len(nll) == 2 and all(v is not None and v == v for v in nll)
+    ckpt = load_checkpoint(tmp_path / "last.pt")
+    assert (ckpt["scaler"] is not None) == (mode == "fp16")
+    assert all(torch.isfinite(v).all() for v in ckpt["params_ema"].values() if v.is_floating_point())

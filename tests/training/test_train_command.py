@@ -13,6 +13,7 @@ import yaml
 from uptflow.cli import main
 
 
+@pytest.mark.slow
 def test_train_tiny_run_writes_checkpoint_and_metrics(pair_dirs, tmp_path: Path, capsys) -> None:
     low, normal = pair_dirs
     run = tmp_path / "RUN"

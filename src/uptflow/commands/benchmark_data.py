@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+from uptflow.messages import say, show_path
+from uptflow.validation import seed_arg
 
 
 def add_parser(sub) -> None:
@@ -16,8 +20,8 @@ def add_parser(sub) -> None:
                     "Score a model on it with `uptflow evaluate` or benchmarks/quality.py.")
     p.add_argument("out", help="output folder")
     p.add_argument("--data-root", default=None,
-                   help="folder holding photos/kodak24 and sice_part1 (default: ../shared/data beside the checkout)")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"synthesis seed (default {DEFAULT_SEED})")
+                   help="folder holding photos/kodak24 and sice_part1 (default: $UPTFLOW_SHARED/data)")
+    p.add_argument("--seed", type=seed_arg, default=DEFAULT_SEED, help=f"synthesis seed, 0 .. 2**63-1 (default {DEFAULT_SEED})")
     p.add_argument("--subsets", default=",".join(SUBSETS), help=f"comma-separated subset names (default: {','.join(SUBSETS)})")
     p.set_defaults(run=run)
 
@@ -32,5 +36,5 @@ def run(args: argparse.Namespace) -> int:
         manifest = write_benchmark_data(args.out, args.data_root, args.seed, subsets,
                                         progress=lambda name: bar.update(1))
     counts = ", ".join(f"{k}: {v['pairs']}" for k, v in manifest["subsets"].items())
-    print(f"wrote {counts} pairs -> {args.out}")
+    say(f"wrote {counts} pairs -> {show_path(args.out)}", sys.stdout)
     return 0

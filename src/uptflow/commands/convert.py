@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+from uptflow.messages import say, show_path
 
 
 def add_parser(sub) -> None:
@@ -25,7 +28,11 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     if out.suffix != ".safetensors":
-        raise ValueError(f"output must end in .safetensors, got {out.name}")
+        raise ValueError(f"output must end in .safetensors, got {show_path(out.name)}")
+    if out.is_dir():
+        raise ValueError(f"output {show_path(out)} is a folder; give a file name ending in .safetensors")
+    if _same_file(out, Path(args.source)):
+        raise ValueError(f"output {show_path(out)} is the source checkpoint itself; write to another file")
     meta: dict = {"converted_from": Path(args.source).name}
     for item in args.meta:
         key, sep, value = item.partition("=")
@@ -39,7 +46,14 @@ def run(args: argparse.Namespace) -> int:
     record = training_record(args.source)
     if record is not None:
         meta["training"] = record
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_model(model, out, metadata=meta)
-    print(f"wrote {out} ({model.num_parameters():,} parameters, window {model.config.window})")
+    save_model(model, out, metadata=meta)  # atomic: a full disk leaves no partial file and no temporary
+    say(f"wrote {show_path(out)} ({model.num_parameters():,} parameters, window {model.config.window})", sys.stdout)
     return 0
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file (links and ``..`` included); False if ``a`` is new."""
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except (OSError, RuntimeError):
+        return False

@@ -11,6 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from uptflow import scaleout
+from uptflow.messages import one_line, printable, say, show_path
+from uptflow.validation import seed_arg
+
 EPILOG = """\
 examples:
   uptflow evaluate --pred-dir results/ --gt-dir LOL/eval15/high --out eval/
@@ -47,7 +51,7 @@ def add_parser(sub) -> None:
     m.add_argument("--split", default="test", choices=SPLITS, help="dataset split (default test)")
     m.add_argument("--temperature", type=float, default=0.0, metavar="T",
                    help="latent temperature (default 0, the published setting)")
-    m.add_argument("--seed", type=int, default=None, help="seed for temperature > 0")
+    m.add_argument("--seed", type=seed_arg, default=None, help="seed for temperature > 0 (0 .. 2**63-1)")
     m.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     m.add_argument("--tile", type=int, default=None, metavar="SIZE",
                    help="tile side (>= 64), 0 = never; default: only if the image does not fit in memory")
@@ -79,12 +83,12 @@ def run(args: argparse.Namespace) -> int:
 
         out = Path(args.out)
         if out.exists() and not out.is_dir():
-            raise ValueError(f"--out {out} exists and is not a folder")
+            raise ValueError(f"--out {show_path(out)} exists and is not a folder")
 
     def report_skip(name: str, reason: str) -> None:
         from tqdm import tqdm
 
-        tqdm.write(f"uptflow evaluate: skipped {name}: {reason}", file=sys.stderr)
+        tqdm.write(printable(f"uptflow evaluate: skipped {show_path(name)}: {one_line(reason)}"), file=sys.stderr)
 
     if args.pred_dir or args.gt_dir:
         if not (args.pred_dir and args.gt_dir):
@@ -97,28 +101,30 @@ def run(args: argparse.Namespace) -> int:
         for side, names in result.unmatched.items():
             if names:
                 what = "predictions without ground truth" if side == "pred" else "ground-truth images without prediction"
-                shown = ", ".join(names[:5]) + (f" (+{len(names) - 5} more)" if len(names) > 5 else "")
-                print(f"uptflow evaluate: warning: {len(names)} {what} (not scored): {shown}", file=sys.stderr)
+                shown = ", ".join(show_path(n) for n in names[:5]) + (f" (+{len(names) - 5} more)" if len(names) > 5 else "")
+                say(f"uptflow evaluate: warning: {len(names)} {what} (not scored): {shown}")
     elif args.low_dir or args.normal_dir or args.data_root or args.layout == "sice":  # sice has a default root
         result = _run_model(args, protocol, report_skip)
     else:
         raise ValueError("nothing to evaluate: give --pred-dir and --gt-dir, or --model with "
                          "--low-dir/--normal-dir or --data-root")
+    if not scaleout.is_main():  # torchrun: rank 0 prints and writes the merged report
+        return 1 if not result.rows or result.skipped else 0
 
     if not args.quiet:
-        print(format_table(result))
-    print(f"protocol: {protocol.describe()}")
+        say(format_table(result), sys.stdout)
+    say(f"protocol: {protocol.describe()}", sys.stdout)
     if result.mean:
         means = "  ".join(f"{k.upper()} {result.mean[k]:.4f}" for k in result.metric_names)
-        print(f"mean over {len(result.rows)} images: {means}")
+        say(f"mean over {len(result.rows)} images: {means}", sys.stdout)
     if args.out:
         paths = write_results(result, args.out)
-        print(f"wrote {paths['csv']}, {paths['json']}, {paths['protocol']}")
+        say(f"wrote {show_path(paths['csv'])}, {show_path(paths['json'])}, {show_path(paths['protocol'])}", sys.stdout)
     if not result.rows:
-        print("uptflow evaluate: error: no pair could be scored", file=sys.stderr)
+        say("uptflow evaluate: error: no pair could be scored")
         return 1
     if result.skipped:
-        print(f"uptflow evaluate: {len(result.skipped)} pair(s) skipped", file=sys.stderr)
+        say(f"uptflow evaluate: {len(result.skipped)} pair(s) skipped")
         return 1
     return 0
 
@@ -140,8 +146,12 @@ def _run_model(args: argparse.Namespace, protocol, report_skip):
     else:
         pairs = discover_pairs(args.data_root, layout=args.layout, split=args.split)
         data = {"data_root": str(args.data_root), "layout": args.layout, "split": args.split}
-    model = load_cached(args.model, args.device)
+    share = scaleout.start()  # torchrun: this rank scores its share, rank 0 reports for all
+    mine = share.take(pairs, [scaleout.file_pixels(rec.low) for rec in pairs] if share.enabled else None,
+                      "uptflow evaluate")
+    model = load_cached(args.model, share.device(args.device))
     source = {"model": str(args.model) if args.model else "bundled default", **data}
-    return evaluate_model(model, pairs, protocol, temperature=args.temperature, seed=args.seed, tile=args.tile,
-                          overlap=args.overlap, save_dir=args.save_pred, lpips_net=lpips_net,
-                          progress=not args.quiet, on_skip=report_skip, source=source)
+    result = evaluate_model(model, [pairs[i] for i in mine], protocol, temperature=args.temperature, seed=args.seed,
+                            tile=args.tile, overlap=args.overlap, save_dir=args.save_pred, lpips_net=lpips_net,
+                            progress=not args.quiet and share.is_main, on_skip=report_skip, source=source)
+    return scaleout.merge_evaluations(share, result, pairs)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+from uptflow.messages import say, show_path
 
 
 def add_parser(sub) -> None:
@@ -27,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         record["source"] = f"preset {args.model} (random weights)"
     else:
         model = load_model(args.model)
-        record["source"] = str(args.model)
+        record["source"] = show_path(args.model)
         if str(args.model).endswith(".safetensors"):
             meta = read_metadata(args.model)
             meta.pop("config", None)
@@ -36,13 +39,13 @@ def run(args: argparse.Namespace) -> int:
     record["parameters"] = model.num_parameters()
     record["config"] = cfg.to_dict()
     if args.json:
-        print(json.dumps(record, indent=2))
+        say(json.dumps(record, indent=2), sys.stdout)
         return 0
-    print(f"source:      {record.pop('source')}")
-    print(f"parameters:  {record.pop('parameters'):,}")
-    print(f"width C={cfg.width}  window={cfg.window}  K={cfg.flow_steps}  L={cfg.levels}  "
-          f"plain={cfg.plain_steps}  coupling hidden={cfg.coupling_hidden}  q={cfg.quantization}")
+    say(f"source:      {record.pop('source')}", sys.stdout)
+    say(f"parameters:  {record.pop('parameters'):,}", sys.stdout)
+    say(f"width C={cfg.width}  window={cfg.window}  K={cfg.flow_steps}  L={cfg.levels}  "
+        f"plain={cfg.plain_steps}  coupling hidden={cfg.coupling_hidden}  q={cfg.quantization}", sys.stdout)
     record.pop("config")
     for k, v in record.items():
-        print(f"{k + ':':<12} {v if isinstance(v, str) else json.dumps(v)}")
+        say(f"{k + ':':<12} {v if isinstance(v, str) else json.dumps(v)}", sys.stdout)
     return 0

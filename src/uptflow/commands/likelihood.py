@@ -16,6 +16,9 @@ import math
 
 import numpy as np
 
+from uptflow.messages import show_path
+from uptflow.validation import MAX_SAMPLES, int_arg, seed_arg
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -28,9 +31,10 @@ def add_parser(sub) -> None:
     p.add_argument("--normal", required=True, metavar="N", help="normal-light image (same size)")
     p.add_argument("--model", metavar="M", help="checkpoint path or preset name (random weights!); "
                                                  "default: the bundled model")
-    p.add_argument("--samples", "-k", type=int, default=1, metavar="K",
-                   help="dequantisation draws to average (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the dequantisation noise (default 0)")
+    p.add_argument("--samples", "-k", type=int_arg(1, MAX_SAMPLES, "samples"), default=1, metavar="K",
+                   help=f"dequantisation draws to average, 1..{MAX_SAMPLES} (default 1)")
+    p.add_argument("--seed", type=seed_arg, default=0,
+                   help="seed of the dequantisation noise, 0 .. 2**63-1 (default 0)")
     p.add_argument("--no-dequantize", action="store_true",
                    help="evaluate the density at the 8-bit values themselves (no noise)")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
@@ -48,9 +52,10 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from uptflow import api
-    from uptflow.imageio import read_rgb, to_tensor
     from uptflow.inference.memory import available_memory_bytes
     from uptflow.inference.models import load_cached, resolve_device
+    from uptflow.io.read import read_rgb
+    from uptflow.io.tensors import to_tensor
 
     if args.samples < 1:
         raise ValueError(f"--samples must be >= 1, got {args.samples}")
@@ -59,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     low = read_rgb(args.low)
     normal = read_rgb(args.normal)
     if low.shape != normal.shape:
-        raise ValueError(f"{args.low} is {low.shape[1]}x{low.shape[0]} but {args.normal} is "
+        raise ValueError(f"{show_path(args.low)} is {low.shape[1]}x{low.shape[0]} but {show_path(args.normal)} is "
                          f"{normal.shape[1]}x{normal.shape[0]}; the pair must have the same size")
     device = resolve_device(args.device)
     model = load_cached(args.model, device)

@@ -15,6 +15,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from uptflow.messages import one_line, printable, say, show_path
+from uptflow.validation import seed_arg
+
 #: flag attribute -> dotted config key
 _FLAG_KEYS: dict[str, tuple[str, ...]] = {
     "low_dir": ("data.low_dir",),
@@ -71,7 +74,8 @@ def add_parser(sub) -> None:
     t.add_argument("--iters", type=int, help="optimiser steps")
     t.add_argument("--batch-size", type=int, help="global batch size (split over DDP processes)")
     t.add_argument("--lr", type=float, help="base learning rate")
-    t.add_argument("--seed", type=int, help="seed of weights, sample order, crops and dequantisation noise")
+    t.add_argument("--seed", type=seed_arg, help="seed of weights, sample order, crops and dequantisation noise "
+                   "(0 .. 2**63-1)")
     t.add_argument("--amp", choices=("bf16", "fp16", "off"), help="mixed precision on CUDA (CPU is always float32)")
     t.add_argument("--grad-clip", type=float, help="clip the global gradient norm (0 = off)")
     t.add_argument("--l1-weight", type=float, help="weight of L1(decode(z=0), normal) (default 0)")
@@ -154,16 +158,16 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"--resume: checkpoint not found: {resume}")
 
     def echo(msg: str) -> None:
-        tqdm.write(msg, file=sys.stderr)
+        tqdm.write(printable(msg), file=sys.stderr)
 
     trainer = Trainer(cfg, resume=resume, echo=echo)
     try:
         result = trainer.fit()
     except TrainingInterrupted as err:
-        print(f"uptflow train: {err}", file=sys.stderr)
+        say(f"uptflow train: {one_line(err, 400)}")
         return 130
     except TrainingStopped as err:
-        print(f"uptflow train: error: {err}", file=sys.stderr)
+        say(f"uptflow train: error: {one_line(err, 400)}")
         return 1
     except (ValueError, TypeError, OSError, KeyboardInterrupt):
         raise  # one-line messages from uptflow.cli.main
@@ -172,18 +176,18 @@ def run(args: argparse.Namespace) -> int:
         try:
             log.parent.mkdir(parents=True, exist_ok=True)
             log.write_text(traceback.format_exc(), encoding="utf-8")
-            where = f"; traceback in {log}"
+            where = f"; traceback in {show_path(log)}"
         except OSError:
             where = ""
         first = (str(err).strip().splitlines() or [""])[0]
-        saved = f"; state saved to {trainer.last_path}" if trainer.last_path.is_file() else ""
-        print(f"uptflow train: error: {type(err).__name__}: {first} (after iteration {trainer.iteration}"
-              f"{saved}{where})", file=sys.stderr)
+        saved = f"; state saved to {show_path(trainer.last_path)}" if trainer.last_path.is_file() else ""
+        say(f"uptflow train: error: {type(err).__name__}: {one_line(first)} (after iteration {trainer.iteration}"
+            f"{saved}{where})")
         return 1
     finally:
         trainer.close()
     if trainer.dist.is_main:
-        best = f", best validation PSNR {result.best_psnr:.3f} dB ({result.best_checkpoint})" \
+        best = f", best validation PSNR {result.best_psnr:.3f} dB ({show_path(str(result.best_checkpoint))})" \
             if result.best_psnr is not None else ""
-        print(f"trained {result.iteration} iterations; checkpoint {result.last_checkpoint}{best}")
+        say(f"trained {result.iteration} iterations; checkpoint {show_path(str(result.last_checkpoint))}{best}", sys.stdout)
     return 0

@@ -14,8 +14,6 @@ _LAZY = {
     "SynthParams": "uptflow.data.synthesis",
     "SicePair": "uptflow.data.sice",
     "load_pairs": "uptflow.data.sice",
-    "same_scene_score": "uptflow.data.sice",
-    "build_pairs": "uptflow.data.sice",
     "PairRecord": "uptflow.data.layouts",
     "discover_pairs": "uptflow.data.layouts",
     "verify_pairs": "uptflow.data.layouts",

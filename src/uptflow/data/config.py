@@ -47,8 +47,8 @@ class DataConfig:
             :func:`~uptflow.data.layouts.discover_pairs` (``lol``, ``lolv2``, ``folders``, ``sice``,
             ``smid``, ``sdsd``), ``synthetic`` (pairs synthesised from ``photo_dirs``) or
             ``mixed`` (synthetic photos + real SICE train pairs, see ``sice_weight``).
-        root: dataset folder (``sice``/``mixed``: the SICE folder, default ``../shared/data/sice_part1``
-            next to the repository).
+        root: dataset folder (``sice``/``mixed``: the SICE folder, default
+            ``$UPTFLOW_SHARED/data/sice_part1``).
         low_dir, normal_dir: the two folders of the ``folders`` layout (relative to ``root`` if set).
         photo_dirs: normal-light photo folders/files/globs for ``synthetic``/``mixed``.
         val_root, val_layout: an explicit validation dataset (its ``val`` split).
@@ -239,7 +239,7 @@ def build_dataset(cfg: DataConfig, split: str = "train") -> Dataset | None:
             return PairedDataset(recs, crop=None, augment=False, seed=cfg.seed, multiple=cfg.val_multiple)
         if cfg.val_photo_dirs:
             from uptflow.data.synthetic_pairs import SyntheticPairDataset
-            from uptflow.imageio import list_images
+            from uptflow.io.listing import list_images
 
             photos = evenly_spaced(list_images(list(cfg.val_photo_dirs), recursive=True), int(cfg.val_max_images))
             return SyntheticPairDataset(photos, None, False, cfg.seed, cfg.synth_params(), max_side=cfg.max_side,

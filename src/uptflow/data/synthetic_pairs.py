@@ -4,6 +4,8 @@ Item ``i``: take photo ``i % n_photos``, crop (+ flip/rotate) it with the item g
 ``default_rng([seed, epoch, i])``, then darken the crop with
 :func:`uptflow.data.synthesis.synthesize` using the *same* generator.  So an item is bit-exactly
 reproducible from ``(seed, epoch, i)``, and every epoch sees new crops and new degradations.
+With the default :class:`~uptflow.data.synthesis.SynthParams` 70 % of the crops are also re-lit
+(lamps, windows, vignetting: :mod:`uptflow.data.illumination`) and 30 % only darkened globally.
 
 Decoding dominates the cost (a 2560x1600 JPEG takes ~0.1 s to decode, a 160 px crop ~nothing), so
 photos are downscaled on load to at most ``max_side`` px on the long side (area averaging, which
@@ -22,7 +24,8 @@ from PIL import Image
 
 from uptflow.data.augment import augment_image
 from uptflow.data.paired import EpochDataset, LRUCache, _check_crop, crop_to_multiple, to_chw
-from uptflow.imageio import list_images, read_rgb
+from uptflow.io.listing import list_images
+from uptflow.io.read import read_rgb
 
 __all__ = ["SyntheticPairDataset", "downscale_max_side"]
 
@@ -44,7 +47,7 @@ class SyntheticPairDataset(EpochDataset):
 
     Args:
         photo_dirs: folders, files or glob patterns of normal-light photos (expanded with
-            :func:`uptflow.imageio.list_images`; sorted, duplicates removed).
+            :func:`uptflow.io.listing.list_images`; sorted, duplicates removed).
         crop: square random-crop side (photos smaller than it are reflect-padded), or None for
             whole (downscaled) photos, e.g. for a fixed synthetic validation set.
         augment: random flips and quarter turns of the crop.

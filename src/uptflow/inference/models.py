@@ -17,6 +17,7 @@ from typing import Union
 import torch
 
 from uptflow.config import presets
+from uptflow.messages import quoted_path, show_path
 from uptflow.model import UPTFlow
 
 __all__ = [
@@ -146,13 +147,19 @@ def resolve_model(spec: ModelSpec, device: str | torch.device | None = "auto") -
     if path.is_file():
         return _load_path(path, dev)
     if path.is_dir():
-        raise ValueError(f"model {text} is a folder, not a checkpoint file")
+        raise ValueError(f"model {show_path(text)} is a folder, not a checkpoint file")
+    if os.path.lexists(path) and text not in presets:  # a FIFO, a link loop, a broken link: say which
+        from uptflow.io.formats import file_problem
+
+        problem = file_problem(path)
+        if problem is not None and problem != "no such file":
+            raise ValueError(f"model {show_path(text)}: {problem.replace('an image file', 'a checkpoint file')}")
     if text in presets:
         _warn_random(text)
         return random_model(text).to(dev)
     if path.suffix or os.sep in text or (os.altsep and os.altsep in text):
-        raise FileNotFoundError(f"model file not found: {text}")
-    raise ValueError(f"unknown model {text!r}: not a file and not a preset ({', '.join(presets)})")
+        raise FileNotFoundError(f"model file not found: {show_path(text)}")
+    raise ValueError(f"unknown model {quoted_path(text)}: not a file and not a preset ({', '.join(presets)})")
 
 
 def _load_path(path: Path, device: torch.device) -> UPTFlow:
@@ -161,12 +168,12 @@ def _load_path(path: Path, device: torch.device) -> UPTFlow:
     try:
         return load_model(path, map_location=device).eval()
     except PermissionError:
-        raise PermissionError(f"cannot read model file {path} (permission denied)") from None
+        raise PermissionError(f"cannot read model file {show_path(path)} (permission denied)") from None
     except (ValueError, FileNotFoundError):
         raise
     except Exception as err:  # noqa: BLE001 - any other loader failure is a bad model file
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{path} is not a usable UPT-Flow checkpoint ({first[:160]})") from None
+        raise ValueError(f"{show_path(path)} is not a usable UPT-Flow checkpoint ({first[:160]})") from None
 
 
 def _cache_key(spec: ModelSpec, device: torch.device) -> tuple | None:

@@ -115,9 +115,21 @@ def require_lpips_weights(search_dirs: Iterable[str | Path] | None = None) -> Pa
 
 
 def _load_safetensors(path: Path) -> dict[str, Tensor]:
+    """The tensors of one weight file; a corrupt, truncated or non-safetensors file is a one-line
+    ``ValueError`` naming the file (safetensors raises its own private error types)."""
     from safetensors.torch import load_file
 
-    return load_file(str(path), device="cpu")
+    from uptflow.io.formats import file_problem
+    from uptflow.messages import one_line, show_path
+
+    problem = file_problem(path)
+    if problem is not None:
+        raise ValueError(f"LPIPS weight file {show_path(path)}: {problem.replace('an image file', 'a weight file')}")
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as err:  # noqa: BLE001 - SafetensorError, OSError, ...: all mean "a bad file"
+        raise ValueError(f"LPIPS weight file {show_path(path)} is not a valid safetensors file "
+                         f"({type(err).__name__}: {one_line(err, 120)})") from None
 
 
 class LPIPS(nn.Module):
@@ -152,8 +164,8 @@ class LPIPS(nn.Module):
     def from_dir(cls, path: str | Path | None = None) -> "LPIPS":
         """Build the network from ``path`` (or the first folder found by :func:`find_lpips_weights`).
 
-        Raises :class:`LPIPSWeightsMissing` when a file is absent and ``ValueError`` when a file
-        does not hold the expected tensors.
+        Raises :class:`LPIPSWeightsMissing` when a file is absent and a one-line ``ValueError``
+        when a file is corrupt or does not hold the expected, finite tensors.
         """
         folder = require_lpips_weights(None if path is None else [path])
         net = cls()
@@ -162,25 +174,37 @@ class LPIPS(nn.Module):
 
     def load_weight_files(self, features_file: Path, heads_file: Path) -> None:
         """Load torchvision-named AlexNet convs and lpips-named heads (``lin{k}.model.1.weight``)."""
+        from uptflow.messages import one_line, show_path
+
         state: dict[str, Tensor] = {}
         features = _load_safetensors(features_file)
         for idx in _FEATURE_CONVS:
             for part in ("weight", "bias"):
                 key = f"features.{idx}.{part}"
                 if key not in features:
-                    raise ValueError(f"{features_file}: missing tensor {key!r}")
+                    raise ValueError(f"{show_path(features_file)}: missing tensor {key!r}")
                 state[key] = features[key]
         heads = _load_safetensors(heads_file)
         for k in range(len(_CHANNELS)):
             key = f"lin{k}.model.1.weight"
             if key not in heads:
-                raise ValueError(f"{heads_file}: missing tensor {key!r}")
+                raise ValueError(f"{show_path(heads_file)}: missing tensor {key!r}")
             state[f"lins.{k}.weight"] = heads[key]
+        where = f"{show_path(features_file)} / {show_path(heads_file)}"
+        own = self.state_dict()
+        for key, value in state.items():
+            if key in ("shift", "scale"):
+                continue
+            if tuple(value.shape) != tuple(own[key].shape):
+                raise ValueError(f"{where}: {key} has shape {tuple(value.shape)}, expected {tuple(own[key].shape)} "
+                                 "(not the LPIPS v0.1 AlexNet weights)")
+            if not value.is_floating_point() or not bool(torch.isfinite(value).all()):
+                raise ValueError(f"{where}: {key} is not finite floating-point data (a corrupt weight file)")
         state["shift"], state["scale"] = self.shift, self.scale
         try:
             self.load_state_dict(state, strict=True)
         except RuntimeError as err:  # shape mismatch: wrong files
-            raise ValueError(f"{features_file} / {heads_file}: unexpected tensor shapes ({err})") from None
+            raise ValueError(f"{where}: unexpected tensor shapes ({one_line(err, 160)})") from None
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         """LPIPS distance per image: ``(B, 3, H, W)`` x2 in [0, 1] -> ``Tensor[B]``."""

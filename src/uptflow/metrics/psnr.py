@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from uptflow.pixels import to_unit_float
+
 ImageLike = Union[Tensor, np.ndarray]
 InputKind = Literal["batch", "single", "numpy"]
 
@@ -56,7 +58,7 @@ def to_batch(image: ImageLike, name: str = "image") -> tuple[Tensor, InputKind]:
         raise TypeError(f"{name}: expected a torch.Tensor or numpy.ndarray, got {type(image).__name__}")
 
     if tensor.dtype == torch.uint8:
-        tensor = tensor.float() / 255.0
+        tensor = to_unit_float(tensor)
     elif not tensor.is_floating_point():
         raise TypeError(f"{name}: expected a float image in [0, 1] or uint8, got dtype {tensor.dtype}")
     return tensor, kind

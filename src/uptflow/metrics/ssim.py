@@ -22,13 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from uptflow.pixels import LUMA_BT601
+
 from .psnr import ImageLike, per_image_output, prepare_pair
 
 __all__ = ["ssim", "SSIM_MODES"]
 
 SSIM_MODES = ("rgb", "gray", "y")
 
-_LUMA_BT601 = (0.299, 0.587, 0.114)
 _Y_COEFFS = (65.481 / 255.0, 128.553 / 255.0, 24.966 / 255.0)
 _Y_OFFSET = 16.0 / 255.0
 
@@ -56,8 +57,8 @@ def _ssim_per_image(
 ) -> Tensor:
     """Mean SSIM of ``x`` vs ``y`` (``(B, C, H, W)`` float64) over channels and valid pixels -> ``[B]``.
 
-    ``window`` is the 1-D factor of the separable 2-D window; filtering rows then columns is ~7x
-    faster than a dense 2-D float64 convolution on CPU and equal to it up to rounding.
+    ``window`` is the 1-D factor of the separable 2-D window; filtering rows then columns costs
+    2k instead of k^2 multiplications per pixel and equals the dense 2-D convolution up to rounding.
     """
     b, c, h, w = x.shape
     k = window.shape[-1]
@@ -102,7 +103,7 @@ def ssim(pred: ImageLike, target: ImageLike, mode: str = "rgb") -> Tensor | floa
     if mode == "rgb":
         values = _ssim_per_image(x, y, _uniform_window(7), sample_covariance=True)
     elif mode == "gray":
-        x, y = _project(x, _LUMA_BT601), _project(y, _LUMA_BT601)
+        x, y = _project(x, LUMA_BT601), _project(y, LUMA_BT601)
         values = _ssim_per_image(x, y, _uniform_window(7), sample_covariance=True)
     else:
         x, y = _project(x, _Y_COEFFS, _Y_OFFSET), _project(y, _Y_COEFFS, _Y_OFFSET)

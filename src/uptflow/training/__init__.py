@@ -20,14 +20,11 @@ from uptflow.training.config import (
     preset_dict,
     preset_names,
 )
-from uptflow.training.loop import (
-    NonFiniteLossError,
-    Trainer,
-    TrainingInterrupted,
-    TrainingObjective,
-    TrainingStopped,
-    TrainResult,
-)
+from uptflow.training.ema import WeightEMA
+from uptflow.training.loop import Trainer, TrainResult
+from uptflow.training.objective import TrainingObjective
+from uptflow.training.stops import NonFiniteLossError, TrainingInterrupted, TrainingStopped
+from uptflow.training.validation import VALIDATION_PROTOCOL, validate_model
 from uptflow.training.schedule import WarmupMultiStep, lr_factor
 
 __all__ = [
@@ -42,6 +39,9 @@ __all__ = [
     "Trainer",
     "TrainResult",
     "TrainingObjective",
+    "WeightEMA",
+    "validate_model",
+    "VALIDATION_PROTOCOL",
     "TrainingStopped",
     "TrainingInterrupted",
     "NonFiniteLossError",

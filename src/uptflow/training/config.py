@@ -31,6 +31,7 @@ import yaml
 
 from uptflow.config import UPTFlowConfig, get_preset, presets, reject_unknown_fields
 from uptflow.data.config import DataConfig
+from uptflow.validation import MAX_SEED
 
 __all__ = [
     "OptimConfig",
@@ -115,6 +116,9 @@ class LoopConfig:
         val_images: validation images written to TensorBoard (low | enhanced | normal).
         init_from: start from these weights (a file ``uptflow.checkpoints.load_model`` reads:
             ours or the authors'); ignored when resuming.
+        ema_decay: keep an exponential moving average of the weights, ``ema = d * ema + (1 - d) *
+            weights`` after every applied step (0: off; typical 0.999).  Validation, ``best.pt``
+            and the exported model use the averaged weights (smoother than the last step's).
     """
 
     iters: int = 50_000
@@ -131,6 +135,7 @@ class LoopConfig:
     progress: bool = True
     val_images: int = 4
     init_from: str | None = None
+    ema_decay: float = 0.0
 
     def validate(self) -> None:
         for name in ("iters", "batch_size", "log_every", "max_nonfinite"):
@@ -147,6 +152,8 @@ class LoopConfig:
             raise ValueError(f"train.init_from must be a path or null, got {self.init_from!r}")
         if self.grad_clip < 0 or self.l1_weight < 0:
             raise ValueError("train.grad_clip and train.l1_weight must be >= 0")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"train.ema_decay must lie in [0, 1) (0 = off), got {self.ema_decay}")
 
 
 @dataclass(frozen=True)
@@ -177,8 +184,8 @@ class TrainConfig:
         self.optim.validate()
         self.schedule.validate()
         self.train.validate()
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be an integer in 0 .. 2**63-1, got {self.seed!r}")
         multiple = self.model_config().size_multiple
         if self.data.crop is None:
             raise ValueError("data.crop must be set for training (batches need one size)")

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
-__all__ = ["RunLogger", "truncate_metrics"]
+__all__ = ["RunLogger", "MetricWindow", "progress_bar", "truncate_metrics"]
 
 log = logging.getLogger("uptflow.train")
 
@@ -123,3 +125,52 @@ class RunLogger:
         if self.tb is not None:
             self.tb.close()
             self.tb = None
+
+
+class MetricWindow:
+    """Running sums of the training metrics between two metrics lines (``train.log_every``)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.start = time.perf_counter()
+        self.iterations = 0  # every iteration, finite or not, advances the clock
+        self.n = 0  # finite steps, the ones averaged
+        self.sums = {"loss": 0.0, "nll": 0.0, "l1": 0.0, "grad_norm": 0.0}
+        self.has_l1 = False
+
+    def add(self, loss: float, nll: float, l1: float | None, grad_norm: float) -> None:
+        self.n += 1
+        self.sums["loss"] += loss
+        self.sums["nll"] += nll
+        self.sums["grad_norm"] += grad_norm if math.isfinite(grad_norm) else 0.0
+        if l1 is not None:
+            self.has_l1 = True
+            self.sums["l1"] += l1
+
+    def record(self, step: int, epoch: float, lr: float, batch_size: int, nonfinite_total: int) -> dict[str, Any]:
+        """The metrics line of this window (means, learning rate, speed, skipped-step count)."""
+        summary = self.summary()
+        it_per_s = summary.pop("it_per_s")
+        return {"step": step, "epoch": epoch, **summary, "lr": lr, "it_per_s": it_per_s,
+                "images_per_s": it_per_s * batch_size if it_per_s else None, "nonfinite_skipped": nonfinite_total}
+
+    def summary(self) -> dict[str, Any]:
+        """Means over the finite steps (None when there was none) plus ``it_per_s``."""
+        keys = ["nll", "loss", "grad_norm"] + (["l1"] if self.has_l1 else [])
+        out: dict[str, Any] = {k: (self.sums[k] / self.n if self.n else None) for k in keys}
+        elapsed = time.perf_counter() - self.start
+        out["it_per_s"] = self.iterations / elapsed if elapsed > 0 else None
+        return out
+
+
+def progress_bar(loop: Any, start: int) -> Any:
+    """A tqdm bar over ``loop.iters`` starting at ``start`` on stderr, or None when ``loop.progress`` is off."""
+    if not loop.progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=loop.iters, initial=start, unit="it", dynamic_ncols=True, file=sys.stderr,
+                desc="train", mininterval=1.0)
+

@@ -1,89 +1,52 @@
-"""The training loop: :class:`Trainer` (single process or DDP), its objective and stop conditions.
+"""The training loop: :class:`Trainer` (single process or DDP) and its stop conditions.
 
-Objective per sample: NLL in bits/dim of the dequantised normal-light image given the low-light
-image (exactly ``UPTFlow.nll``), plus ``l1_weight * L1(decode(z=0), normal)`` (weight 0 in the
-authors' recipe).  Design decisions, and why:
+The pieces live beside it: the objective and dequantisation noise (:mod:`.objective`),
+validation under the evaluation protocol (:mod:`.validation`), the weight average
+(:mod:`.ema`), resume checks (:mod:`.resume`), stop exceptions and signals (:mod:`.stops`).
+Design decisions, and why:
 
 * **Noise and order are functions of the iteration.**  Sample order comes from
   :class:`~uptflow.training.sampler.GlobalBatchSampler`; dequantisation noise for the whole GLOBAL
-  batch is drawn from a ``torch.Generator`` seeded with ``(seed, iteration)`` and each rank takes
-  its rows.  So resume is bit-exact and N ranks see the same samples and noise as one process.
-* **Precision.**  Under AMP only the encoder (the conditioning) runs in bf16/fp16; the flow --
-  log-dets, the 1x1-conv inverse, the bits/dim reduction -- runs in float32.
+  batch from :func:`~uptflow.training.objective.dequantization_noise` ``(seed, iteration)``, each
+  rank taking its rows.  So resume is bit-exact and N ranks see what one process sees.
+* **Precision.**  Under AMP only the encoder runs in bf16/fp16; the flow runs in float32.
 * **Non-finite steps are skipped**, never applied: a NaN/inf loss or gradient norm (reduced over
-  ranks, so all ranks agree) skips the optimiser step, is logged, and ``max_nonfinite`` in a row
-  stop the run (:class:`NonFiniteLossError`).
-* **Stopping keeps the work.**  SIGINT/SIGTERM finish the current iteration, write ``last.pt``
-  and raise :class:`TrainingInterrupted`; any other exception writes ``last.pt`` (if there is
-  new work) before propagating.
+  ranks, so all ranks agree) skips the optimiser step (and the EMA update), is logged, and
+  ``max_nonfinite`` in a row stop the run (:class:`NonFiniteLossError`).
+* **Stopping keeps the work**: see :mod:`.stops`.
 """
 
 from __future__ import annotations
 
 import math
 import signal
-import sys
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, default_collate
 
-from uptflow.model import UPTFlow, bits_per_dim
-from uptflow.training.checkpointing import (
-    CheckpointError,
-    capture_rng_state,
-    load_checkpoint,
-    restore_rng_state,
-    save_checkpoint,
-)
+from uptflow.model import UPTFlow
+from uptflow.training.checkpointing import save_checkpoint
 from uptflow.training.config import TrainConfig
-from uptflow.training.distributed import (
-    DistInfo,
-    all_reduce_sum,
-    barrier,
-    dist_from_env,
-    init_distributed,
-    select_device,
-    shutdown,
-)
-from uptflow.training.logging import RunLogger, truncate_metrics
+from uptflow.training.distributed import (DistInfo, all_reduce_sum, barrier, dist_from_env, init_distributed,
+                                         select_device, shutdown)
+from uptflow.training.ema import WeightEMA
+from uptflow.training.logging import MetricWindow, RunLogger, progress_bar, truncate_metrics
+from uptflow.training.objective import (TrainingObjective, bits_per_dim, dequantization_noise, dequantize,
+                                       iteration_seed)
+from uptflow.training.optim import build_optimizer, grad_norm_and_clip
+from uptflow.training.resume import read_resume, restore_run, run_state
 from uptflow.training.sampler import EpochIndexed, GlobalBatchSampler
 from uptflow.training.schedule import WarmupMultiStep
+from uptflow.training.stops import (NonFiniteLossError, TrainingInterrupted, TrainingStopped, install_stop_handlers,
+                                   restore_signal_handlers, unwrap_worker_error)
+from uptflow.training.validation import validate_model
 
-__all__ = [
-    "Trainer",
-    "TrainResult",
-    "TrainingObjective",
-    "TrainingStopped",
-    "TrainingInterrupted",
-    "NonFiniteLossError",
-    "bits_per_dim",
-    "iteration_seed",
-    "dequantization_noise",
-]
-
-
-class TrainingStopped(RuntimeError):
-    """The run stopped before its last iteration; ``checkpoint`` is where its state was saved."""
-
-    def __init__(self, message: str, checkpoint: Path | None = None, iteration: int = 0) -> None:
-        super().__init__(message)
-        self.checkpoint = checkpoint
-        self.iteration = iteration
-
-
-class TrainingInterrupted(TrainingStopped):
-    """SIGINT / SIGTERM: the state after the last full iteration is in ``last.pt``."""
-
-
-class NonFiniteLossError(TrainingStopped):
-    """``max_nonfinite`` consecutive steps had a non-finite loss or gradient."""
+__all__ = ["Trainer", "TrainResult", "TrainingObjective", "TrainingStopped", "TrainingInterrupted",
+           "NonFiniteLossError", "bits_per_dim", "iteration_seed", "dequantization_noise"]
 
 
 @dataclass(frozen=True)
@@ -98,62 +61,6 @@ class TrainResult:
     finished: bool
 
 
-# ---------------------------------------------------------------------------------------------
-# objective
-# ---------------------------------------------------------------------------------------------
-class TrainingObjective(nn.Module):
-    """Per-sample training losses; an ``nn.Module`` so DDP can wrap its ``forward``.
-
-    ``forward(low, normal_deq, normal=None)`` with images (B, 3, H, W) ([0, 1]; ``normal_deq`` =
-    normal + (U - 1/2)/q) returns ``(nll [B] bits/dim, l1 [B] or None)``; ``l1`` is computed only
-    when ``l1_weight > 0`` and ``normal`` is given.  ``amp_dtype`` (or None) applies to the
-    encoder only.
-    """
-
-    def __init__(self, model: UPTFlow, l1_weight: float = 0.0, amp_dtype: torch.dtype | None = None) -> None:
-        super().__init__()
-        self.model = model
-        self.l1_weight = float(l1_weight)
-        self.amp_dtype = amp_dtype
-
-    def forward(self, low: torch.Tensor, normal_deq: torch.Tensor,
-                normal: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        model = self.model
-        device_type = low.device.type
-        with torch.autocast(device_type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
-            contexts = model.condition(low)
-        contexts = [c.float() for c in contexts]
-        with torch.autocast(device_type, enabled=False):
-            z, logdet = model.encode(normal_deq, low, contexts=contexts)
-            dims = normal_deq.shape[1] * normal_deq.shape[2] * normal_deq.shape[3]
-            nll = bits_per_dim(z.float(), logdet.float(), dims, model.config.quantization)
-            l1 = None
-            if self.l1_weight > 0 and normal is not None:
-                out = model.decode(torch.zeros_like(z), low, contexts=contexts)
-                l1 = (out - normal).abs().flatten(1).mean(dim=1)
-        return nll, l1
-
-
-def iteration_seed(seed: int, iteration: int) -> int:
-    """A 63-bit seed for the dequantisation generator of ``iteration`` (SeedSequence hash)."""
-    a, b = np.random.SeedSequence([int(seed), int(iteration), 0x6465_7175]).generate_state(2, dtype=np.uint32)
-    return ((int(a) << 32) | int(b)) & ((1 << 63) - 1)
-
-
-def dequantization_noise(seed: int, iteration: int, shape: tuple[int, ...]) -> torch.Tensor:
-    """U(0, 1) noise of the GLOBAL batch ``shape`` (G, 3, H, W) for ``iteration``, float32 on CPU.
-
-    Drawn on the CPU so it is identical on every device and every rank (rank ``r`` uses rows
-    ``[r B/W, (r+1) B/W)``); cheap next to a training step.
-    """
-    g = torch.Generator(device="cpu")
-    g.manual_seed(iteration_seed(seed, iteration))
-    return torch.rand(shape, generator=g, dtype=torch.float32)
-
-
-# ---------------------------------------------------------------------------------------------
-# the trainer
-# ---------------------------------------------------------------------------------------------
 class Trainer:
     """Trains an :class:`UPTFlow` as described by a :class:`TrainConfig`.
 
@@ -200,11 +107,11 @@ class Trainer:
             self._load_weights(cfg.train.init_from)
         self.objective = TrainingObjective(self.model, cfg.train.l1_weight, self.amp_dtype)
         self._ddp: nn.Module | None = None
-        o = cfg.optim
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=o.lr, betas=tuple(o.betas), eps=o.eps,
-                                          weight_decay=o.weight_decay)
+        self.optimizer = build_optimizer(self.model, cfg.optim)
         self.scheduler = WarmupMultiStep(self.optimizer, cfg.schedule, cfg.train.iters)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_mode == "fp16")
+        #: the weight average (``train.ema_decay > 0``); started in :meth:`fit` after ActNorm's init
+        self.ema: WeightEMA | None = None
 
         self.iteration = 0
         self.best: dict[str, Any] = {"metric": "val_psnr", "value": None, "iteration": None}
@@ -239,14 +146,14 @@ class Trainer:
     def best_path(self) -> Path:
         return self.run_dir / "best.pt"
 
+    @property
+    def eval_model(self) -> UPTFlow:
+        """The weights validation and export use: the EMA copy when the run keeps one."""
+        return self.ema.model if self.ema is not None else self.model  # type: ignore[return-value]
+
     def _read_resume(self, resume: str | Path | None) -> tuple[dict[str, Any] | None, Path | None]:
         """Load the checkpoint to resume from (``auto``: ``RUN/last.pt`` if it exists)."""
-        if resume is None:
-            return None, None
-        path = self.last_path if str(resume) == "auto" else Path(resume)
-        if str(resume) == "auto" and not path.is_file():
-            return None, None
-        return load_checkpoint(path, map_location=self.device), path
+        return read_resume(self.last_path, resume, self.device)
 
     def _load_weights(self, source: str) -> None:
         """Start from pretrained weights (``train.init_from``: any file ``load_model`` accepts)."""
@@ -259,49 +166,15 @@ class Trainer:
         self.log.info(f"initialised the model from {source}")
 
     def _resume(self, ckpt: dict[str, Any], path: Path) -> None:
-        saved_model = ckpt["config"].get("model") if isinstance(ckpt["config"], dict) else None
-        if saved_model != self.config.model_config().to_dict():
-            raise CheckpointError(f"{path} was trained with a different model configuration than this run's; "
-                                  "resume with the same --preset/--config")
-        cosmetic = {"train.progress", "train.workers", "train.log_every", "train.val_images"}
-        diff = [d for d in _diff(ckpt["config"], self.config.to_dict()) if d not in cosmetic]
-        if diff:
-            self.log.warning(f"resuming {path} with changed settings ({', '.join(diff[:6])}"
-                             f"{', ...' if len(diff) > 6 else ''}): the run is no longer an exact continuation")
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        # The schedule is a pure function of (config, iteration): the scheduler built from this
-        # run's config is already right, so its saved state is informational only.
-        if ckpt.get("scaler") and self.scaler.is_enabled():
-            self.scaler.load_state_dict(ckpt["scaler"])
-        if ckpt.get("rng"):
-            restore_rng_state(ckpt["rng"])
-        self.iteration = int(ckpt["iteration"])
-        self.best = dict(ckpt.get("best") or self.best)
-        nf = ckpt.get("nonfinite") or {}
-        self.nonfinite_total = int(nf.get("total", 0))
-        self.nonfinite_streak = int(nf.get("streak", 0))
+        restore_run(self, ckpt, path)
         self._saved_iteration = self.iteration
         self._resumed_from = path
         self.log.info(f"resumed from {path} at iteration {self.iteration}")
 
     # -- checkpoints -----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue the run exactly (plain data + tensors)."""
-        from uptflow import __version__
-
-        return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
-            "iteration": self.iteration,
-            "best": dict(self.best),
-            "nonfinite": {"total": self.nonfinite_total, "streak": self.nonfinite_streak},
-            "rng": capture_rng_state(),
-            "config": self.config.to_dict(),
-            "uptflow_version": __version__,
-        }
+        """Everything needed to continue the run exactly (plain data + tensors), see :func:`run_state`."""
+        return run_state(self)
 
     def save(self, path: Path | None = None) -> Path | None:
         """Write ``last.pt`` (or ``path``) on rank 0; returns the path (None on other ranks)."""
@@ -341,14 +214,16 @@ class Trainer:
                                      self.dist.rank, self.dist.world_size, start=self.iteration, end=end)
         data = EpochIndexed(self.train_dataset)
         self._initialize_actnorm(sampler, data)
+        if cfg.train.ema_decay > 0 and self.ema is None:
+            self.ema = WeightEMA(self.model, cfg.train.ema_decay)  # after ActNorm's data-dependent init
         self._wrap_ddp()
         workers = cfg.train.workers
         loader = DataLoader(data, batch_sampler=sampler, num_workers=workers, collate_fn=default_collate,
                             pin_memory=self.device.type == "cuda", persistent_workers=False,
                             prefetch_factor=2 if workers else None)
-        bar = self._progress(end)
-        old_handlers = self._install_signal_handlers()
-        window = _Window()
+        bar = progress_bar(self.config.train, self.iteration) if self.dist.is_main else None
+        old_handlers = install_stop_handlers(self._on_signal)
+        window = MetricWindow()
         try:
             for batch in loader:
                 self._train_iteration(batch, window, bar)
@@ -358,9 +233,9 @@ class Trainer:
             raise
         except BaseException as err:
             self._emergency_save(err)
-            raise _unwrap_worker_error(err) from None
+            raise unwrap_worker_error(err) from None
         finally:
-            _restore_signal_handlers(old_handlers)
+            restore_signal_handlers(old_handlers)
             if bar is not None:
                 bar.close()
         if self.iteration > self._saved_iteration:
@@ -368,7 +243,7 @@ class Trainer:
         barrier(self.dist)
         return self._result(finished=self.iteration >= cfg.train.iters)
 
-    def _train_iteration(self, batch: dict[str, Any], window: "_Window", bar: Any) -> None:
+    def _train_iteration(self, batch: dict[str, Any], window: MetricWindow, bar: Any) -> None:
         cfg = self.config
         it = self.iteration
         lr = self.scheduler.apply(it)
@@ -425,7 +300,7 @@ class Trainer:
         b = normal.shape[0]
         noise = dequantization_noise(self.config.seed, it, (b * self.dist.world_size, *normal.shape[1:]))
         noise = noise[self.dist.rank * b:(self.dist.rank + 1) * b].to(dev, non_blocking=True)
-        normal_deq = normal + (noise - 0.5) / self.model.config.quantization
+        normal_deq = dequantize(normal, noise, self.model.config.quantization)
 
         self.optimizer.zero_grad(set_to_none=True)
         nll, l1 = self.compute_loss(low, normal_deq, normal)
@@ -438,7 +313,7 @@ class Trainer:
         self.scaler.scale(loss).backward()
         if self.scaler.is_enabled():
             self.scaler.unscale_(self.optimizer)
-        grad_norm = self._grad_norm_and_clip()
+        grad_norm = grad_norm_and_clip(self.model.parameters(), self.config.train.grad_clip)
         flag = 1.0 if self._signal is not None else 0.0
         stats = torch.stack([loss.detach().float(), nll_mean.detach(), l1_mean.detach().float(),
                              torch.tensor(flag, device=dev)])
@@ -448,23 +323,12 @@ class Trainer:
         finite = math.isfinite(float(stats[0])) and (self.amp_mode == "fp16" or math.isfinite(grad_norm))
         if finite:
             self.scaler.step(self.optimizer)  # plain optimizer.step() when the scaler is disabled
+            # fp16: the scaler skips a step whose unscaled gradients overflowed, i.e. a non-finite norm
+            if self.ema is not None and math.isfinite(grad_norm):
+                self.ema.update(self.model)
         if self.scaler.is_enabled():
             self.scaler.update()
         return stats, grad_norm, finite
-
-    def _grad_norm_and_clip(self) -> float:
-        params = [p for p in self.model.parameters() if p.grad is not None]
-        if not params:
-            return float("nan")
-        clip = self.config.train.grad_clip
-        utils = torch.nn.utils
-        if hasattr(utils, "get_total_norm") and hasattr(utils, "clip_grads_with_norm_"):
-            norm = utils.get_total_norm([p.grad for p in params])
-            if clip > 0 and torch.isfinite(norm):
-                utils.clip_grads_with_norm_(params, clip, norm)
-        else:  # pragma: no cover - torch < 2.6
-            norm = utils.clip_grad_norm_(params, clip if clip > 0 else float("inf"))
-        return float(norm)
 
     # -- pieces of fit ---------------------------------------------------------------------------
     def _initialize_actnorm(self, sampler: GlobalBatchSampler, data: EpochIndexed) -> None:
@@ -478,7 +342,7 @@ class Trainer:
         normal = batch["normal"].to(self.device)
         noise = dequantization_noise(self.config.seed, self.iteration, tuple(normal.shape)).to(self.device)
         with torch.no_grad():
-            self.objective(low, normal + (noise - 0.5) / self.model.config.quantization, None)
+            self.objective(low, dequantize(normal, noise, self.model.config.quantization), None)
 
     def _wrap_ddp(self) -> None:
         if not self.dist.enabled or self._ddp is not None:
@@ -488,40 +352,18 @@ class Trainer:
         ids = [self.device.index] if self.device.type == "cuda" else None
         self._ddp = DistributedDataParallel(self.objective, device_ids=ids)
 
-    def _progress(self, end: int) -> Any:
-        if not (self.dist.is_main and self.config.train.progress):
-            return None
-        from tqdm import tqdm
-
-        return tqdm(total=self.config.train.iters, initial=self.iteration, unit="it", dynamic_ncols=True,
-                    file=sys.stderr, desc="train", mininterval=1.0)
-
-    def _log_train(self, step: int, lr: float, window: "_Window") -> None:
-        cfg = self.config
-        rec: dict[str, Any] = {"step": step, "epoch": step * cfg.train.batch_size / len(self.train_dataset)}
-        rec.update(window.summary())
-        rec["lr"] = lr
-        elapsed = time.perf_counter() - window.start
-        rec["it_per_s"] = window.iterations / elapsed if elapsed > 0 else None
-        rec["images_per_s"] = rec["it_per_s"] * cfg.train.batch_size if rec["it_per_s"] else None
-        rec["nonfinite_skipped"] = self.nonfinite_total
-        self.log.write(rec)
+    def _log_train(self, step: int, lr: float, window: MetricWindow) -> None:
+        bs = self.config.train.batch_size
+        self.log.write(window.record(step, step * bs / len(self.train_dataset), lr, bs, self.nonfinite_total))
         window.reset()
 
-    def _install_signal_handlers(self) -> dict[int, Any]:
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-        old = {}
-
-        def handler(signum: int, frame: Any) -> None:
-            if self._signal is not None and signum == signal.SIGINT:
-                raise KeyboardInterrupt  # a second Ctrl-C: stop now
-            self._signal = signum
-            self.log.warning(f"received {signal.Signals(signum).name}: finishing this iteration, then saving last.pt")
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            old[sig] = signal.signal(sig, handler)
-        return old
+    def _on_signal(self, signum: int) -> bool:
+        """Remember SIGINT/SIGTERM (the loop stops after this iteration); True = a second Ctrl-C."""
+        if self._signal is not None and signum == signal.SIGINT:
+            return True
+        self._signal = signum
+        self.log.warning(f"received {signal.Signals(signum).name}: finishing this iteration, then saving last.pt")
+        return False
 
     def _emergency_save(self, err: BaseException) -> None:
         if not self.dist.is_main or self.iteration <= self._saved_iteration:
@@ -539,48 +381,25 @@ class Trainer:
                            best_psnr=self.best.get("value"), finished=finished)
 
     # -- validation ------------------------------------------------------------------------------
-    @torch.no_grad()
     def validate(self, step: int | None = None) -> dict[str, Any] | None:
-        """PSNR/SSIM of ``enhance`` (z = 0) and NLL on the validation set (rank 0).
+        """Validate :attr:`eval_model` (rank 0) with :func:`~uptflow.training.validation.validate_model`.
 
-        Images are whole (any size); the NLL uses the top-left crop to multiples of 8 and fixed
-        dequantisation noise, so numbers are comparable between validations.  Updates ``best.pt``
+        PSNR/SSIM follow ``uptflow evaluate``'s protocol (8-bit predictions).  Updates ``best.pt``
         when PSNR improves.  Returns the logged record (None without validation data).
         """
-        from uptflow.metrics import psnr, ssim
-
         if not self.dist.is_main or self.val_dataset is None or len(self.val_dataset) == 0:
             return None
         step = self.iteration if step is None else step
-        model = self.model
-        model.eval()
-        g = torch.Generator(device="cpu")
-        g.manual_seed(self.config.seed + 1_000_003)  # same noise at every validation
-        q = model.config.quantization
-        m = model.config.size_multiple
-        psnrs, ssims, nlls = [], [], []
-        set_epoch = getattr(self.val_dataset, "set_epoch", None)
-        if callable(set_epoch):
-            set_epoch(0)
-        try:
-            for i in range(len(self.val_dataset)):
-                item = self.val_dataset[i]
-                low = item["low"][None].to(self.device)
-                normal = item["normal"][None].to(self.device)
-                out = model.enhance(low)
-                psnrs.append(float(psnr(out, normal)[0]))
-                ssims.append(float(ssim(out, normal)[0]))
-                h, w = (low.shape[-2] // m) * m, (low.shape[-1] // m) * m
-                if h and w:
-                    n8, l8 = normal[..., :h, :w], low[..., :h, :w]
-                    noise = torch.rand(n8.shape, generator=g).to(self.device)
-                    nlls.append(float(model.nll(n8 + (noise - 0.5) / q, l8, dequantize=False)[0]))
-                if i < self.config.train.val_images:
-                    self.log.images(f"val/{item.get('name', i)}", torch.cat([low, out, normal], dim=-1)[0], step)
-        finally:
-            model.train()
-        rec = {"step": step, "val_psnr": float(np.mean(psnrs)), "val_ssim": float(np.mean(ssims)),
-               "val_nll": float(np.mean(nlls)) if nlls else None, "val_images": len(psnrs)}
+
+        def log_image(i: int, item: dict[str, Any], out: torch.Tensor) -> None:
+            if i < self.config.train.val_images:
+                row = torch.cat([item["low"][None].to(out.device), out, item["normal"][None].to(out.device)], dim=-1)
+                self.log.images(f"val/{item.get('name', i)}", row[0], step)
+
+        rec = {"step": step, **validate_model(self.eval_model, self.val_dataset, self.device, self.config.seed,
+                                              on_image=log_image)}
+        if self.ema is not None:
+            rec["val_weights"] = "ema"
         best = self.best.get("value")
         if math.isfinite(rec["val_psnr"]) and (best is None or rec["val_psnr"] > best):
             self.best = {"metric": "val_psnr", "value": rec["val_psnr"], "iteration": step}
@@ -597,67 +416,7 @@ class Trainer:
         shutdown(self.dist)
 
 
-# ---------------------------------------------------------------------------------------------
-# small helpers
-# ---------------------------------------------------------------------------------------------
-class _Window:
-    """Running sums between two metric lines."""
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.start = time.perf_counter()
-        self.iterations = 0
-        self.n = 0
-        self.sums = {"loss": 0.0, "nll": 0.0, "l1": 0.0, "grad_norm": 0.0}
-        self.has_l1 = False
-
-    def add(self, loss: float, nll: float, l1: float | None, grad_norm: float) -> None:
-        self.n += 1
-        self.sums["loss"] += loss
-        self.sums["nll"] += nll
-        self.sums["grad_norm"] += grad_norm if math.isfinite(grad_norm) else 0.0
-        if l1 is not None:
-            self.has_l1 = True
-            self.sums["l1"] += l1
-
-    def summary(self) -> dict[str, Any]:
-        # Counted by the caller: every iteration (finite or not) advances the clock.
-        keys = ["nll", "loss", "grad_norm"] + (["l1"] if self.has_l1 else [])
-        return {k: (self.sums[k] / self.n if self.n else None) for k in keys}
-
-
-def _restore_signal_handlers(old: dict[int, Any]) -> None:
-    for sig, handler in old.items():
-        signal.signal(sig, handler)
-
-
-def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
-    """Dotted keys whose values differ between two config dicts."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        out: list[str] = []
-        for k in sorted(set(a) | set(b)):
-            out += _diff(a.get(k), b.get(k), f"{prefix}{k}.")
-        return out
-    return [] if a == b else [prefix[:-1]]
-
-
 def _build(cfg: TrainConfig, split: str) -> Dataset | None:
     from uptflow.data.config import build_dataset
 
     return build_dataset(cfg.data, split=split)
-
-
-def _unwrap_worker_error(err: BaseException) -> BaseException:
-    """A DataLoader worker's re-raised error carries a traceback in its message; keep the last line."""
-    text = str(err)
-    if "Original Traceback" not in text:
-        return err
-    last = [ln for ln in text.strip().splitlines() if ln.strip()][-1]
-    prefix = f"{type(err).__name__}: "
-    msg = last[len(prefix):] if last.startswith(prefix) else last
-    try:
-        return type(err)(msg)
-    except Exception:  # exotic constructors
-        return err

@@ -149,3 +149,28 @@ def dark_noise(img: np.ndarray, max_brightness: float = 40.0) -> float:
     pn = flat_patch_noise(img)
     sel = pn.brightness < max_brightness
     return float(np.median(pn.noise[sel])) if sel.any() else float("nan")
+
+
+LIT_LEVEL = 110.0
+"""Luma (0-255) from which a pixel counts as lit (issue 14's lit-region threshold)."""
+
+
+def block_means(y: np.ndarray, block: int = 32) -> np.ndarray:
+    """(H, W) -> (H // block, W // block) means of non-overlapping blocks (remainder dropped)."""
+    h, w = (y.shape[0] // block) * block, (y.shape[1] // block) * block
+    if h == 0 or w == 0:
+        raise ValueError(f"image {y.shape} smaller than one {block}x{block} block")
+    return y[:h, :w].reshape(h // block, block, w // block, block).mean(axis=(1, 3))
+
+
+def local_stats(img: np.ndarray, block: int = 32) -> dict[str, float]:
+    """Statistics of *where* the light is, all on the 0-255 scale (BT.601 luma):
+
+    ``lit``: % of pixels with luma >= 110; ``p99``: 99th percentile of luma; ``block_std``: std of
+    the ``block`` x ``block`` block means (spread of local brightness: ~0 for a uniformly dark
+    frame, large with lamps and lit regions); ``blown``: % of pixels whose max channel >= 250.
+    """
+    f = to_float(img) * 255.0
+    y = f @ _LUMA
+    return {"lit": float((y >= LIT_LEVEL).mean() * 100.0), "p99": float(np.percentile(y, 99)),
+            "block_std": float(block_means(y, block).std()), "blown": float((f.max(axis=-1) >= 250.0).mean() * 100.0)}
