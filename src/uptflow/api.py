@@ -188,7 +188,7 @@ def _enhance_pil(model: UPTFlow, img: Any, options: EnhanceOptions, exposure: fl
         out = _enhance_numpy(model, np.asarray(img, dtype=np.float32), options, exposure)
         return Image.fromarray(out.astype(np.float32), "F")
     if mode in ("1", "L"):
-        out = _enhance_numpy(model, np.asarray(img.convert("L")), options)
+        out = _enhance_numpy(model, np.asarray(img.convert("L")), options, exposure)
         return Image.fromarray(out, "L").convert(mode)
     if mode in ("LA", "La"):
         a = np.asarray(img.convert("LA"))
