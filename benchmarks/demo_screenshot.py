@@ -47,7 +47,7 @@ def main() -> None:
     from uptflow.demo.engine import Enhancer
     from uptflow.demo.samples import sample_paths
     from uptflow.demo.server import free_port, start
-    from uptflow.models_registry import load_cached
+    from uptflow.inference.models import load_cached
 
     samples = sample_paths()
     enhancer = Enhancer(load_cached(args.model, "cpu"),

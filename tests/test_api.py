@@ -12,7 +12,7 @@ from PIL import Image
 
 import uptflow
 from uptflow import api
-from uptflow import models_registry as reg
+from uptflow.inference import models as reg
 from uptflow.checkpoints import save_model
 
 REPO = Path(__file__).resolve().parents[1]

@@ -111,7 +111,7 @@ def images(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
-    from uptflow import models_registry as reg
+    from uptflow.inference import models as reg
     from uptflow.checkpoints import save_model
 
     path = tmp_path_factory.mktemp("scaleout_model") / "tiny.safetensors"

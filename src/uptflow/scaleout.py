@@ -102,7 +102,7 @@ class Share:
         this process's torch threads to its share of the cores."""
         import torch
 
-        from uptflow.models_registry import resolve_device
+        from uptflow.inference.models import resolve_device
 
         dev = resolve_device(preference)
         if not self.enabled:

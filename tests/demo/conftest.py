@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from uptflow import models_registry as reg
+from uptflow.inference import models as reg
 from uptflow.checkpoints import save_model
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from uptflow import models_registry as reg
+from uptflow.inference import models as reg
 from uptflow.cli import main
 from uptflow.demo.engine import DemoInputError, Enhancer, supports_exposure
 from uptflow.demo.results import ResultStore

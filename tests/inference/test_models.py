@@ -124,13 +124,7 @@ def test_random_model_is_seeded_and_not_degenerate(tiny_model):
     assert not torch.allclose(a.enhance(x * 0.2), ya)
 
 
-def test_the_former_module_name_is_the_same_module():
-    import uptflow.models_registry
-    import uptflow.tiled_enhance
-    import uptflow.tiling
-    from uptflow.inference import shared_stats, tiles
-
-    assert uptflow.models_registry is reg and uptflow.tiling is tiles and uptflow.tiled_enhance is shared_stats
+def test_bundled_model_path():
     assert reg.BUNDLED_MODEL.name == "default.safetensors" and reg.BUNDLED_MODEL.parent.name == "weights"
 
 

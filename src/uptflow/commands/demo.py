@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from uptflow.demo.engine import Enhancer
     from uptflow.demo.samples import sample_paths
     from uptflow.demo.server import is_loopback, start
-    from uptflow.models_registry import load_cached, resolve_device
+    from uptflow.inference.models import load_cached, resolve_device
 
     model = load_cached(args.model, resolve_device(args.device))
     enhancer = Enhancer(model, max_pixels=int(args.max_megapixels * 1e6), model_name=_model_name(args.model),
