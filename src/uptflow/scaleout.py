@@ -27,7 +27,6 @@ import heapq
 import os
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence, TypeVar
 
 T = TypeVar("T")
