@@ -52,7 +52,7 @@ def baselines() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
 def model_method(spec: str | None, exposure: float) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
     """(label, float RGB -> float RGB) for a model spec (None = the bundled model)."""
     import uptflow
-    from uptflow.models_registry import load_cached, resolve_device
+    from uptflow.inference.models import load_cached, resolve_device
 
     net = load_cached(spec, resolve_device("cpu"))
     label = "uptflow default" if spec is None else f"uptflow {Path(spec).stem}"

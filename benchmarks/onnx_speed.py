@@ -144,7 +144,7 @@ def main() -> int:
 
 
 def _bundled() -> Path:
-    from uptflow.models_registry import bundled_model_path
+    from uptflow.inference.models import bundled_model_path
 
     path = bundled_model_path()
     if path is None:

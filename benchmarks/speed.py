@@ -20,7 +20,7 @@ Prints a Markdown table and the machine it ran on (CPU model, AVX2/AVX-512/AMX f
 oneDNN/MKL versions, threads: ``machine_info.describe``); ``--profile`` adds each configuration's
 top ops by self CPU time.  ``--tile auto`` tiles only when the whole-image estimate exceeds
 ``--budget`` (default 2 GiB); ``--tile none`` never tiles; ``--tile N`` always uses N-pixel tiles.
-Tiled runs are what users get (``uptflow.tiled_enhance.enhance_tiled``: a sub-sampled
+Tiled runs are what users get (``uptflow.inference.shared_stats.enhance_tiled``: a sub-sampled
 statistics pass plus ``--tile-refine`` + 1 passes over the tiles, default 1 as in the CLI).
 """
 
@@ -101,7 +101,7 @@ def worker(args: argparse.Namespace) -> dict:
     def run() -> torch.Tensor:
         if tile is None:
             return model.enhance(image)
-        from uptflow.tiled_enhance import enhance_tiled
+        from uptflow.inference.shared_stats import enhance_tiled
 
         with torch.inference_mode():
             return enhance_tiled(model, image, tile, args.overlap, refine=args.tile_refine)
@@ -150,12 +150,11 @@ def _choose_tile(args: argparse.Namespace, model, h: int, w: int) -> int | None:
         return None
     if args.tile != "auto":
         return int(args.tile)
-    from uptflow.inference import bytes_per_pixel
-    from uptflow.tiling import auto_tile_size
+    from uptflow.inference import EnhanceOptions, make_plan
 
-    bpp = bytes_per_pixel(model.config)  # the CLI's estimate
     budget = int(args.budget * 1024**3) - _current_rss_bytes()  # what the activations may use
-    return auto_tile_size(h, w, bpp, budget, multiple=8, min_tile=128)
+    options = EnhanceOptions(overlap=args.overlap, budget_bytes=max(budget, 1))
+    return make_plan(h, w, model.config, args.device, options).tile  # the CLI's decision
 
 
 def _row(r: dict, ceiling: float) -> str:

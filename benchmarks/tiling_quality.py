@@ -2,7 +2,7 @@
 
 UPT-Flow's channel attention, ECA and CBAM pool over the whole input, so a tile that pools only
 over itself is not the same region of a whole-image output.  ``uptflow`` therefore shares the
-whole image's statistics between tiles (:mod:`uptflow.tiled_enhance`: a sub-sampled pass, then
+whole image's statistics between tiles (:mod:`uptflow.inference.shared_stats`: a sub-sampled pass, then
 ``refine`` passes over the tiles).  This script enhances images whole and tiled and prints, per
 tile size, for independent tiles (each pooling over itself: the naive approach) and for shared
 statistics with 0, 1, 2 refinement passes:
@@ -13,7 +13,7 @@ statistics with 0, 1, 2 refinement passes:
   acceptance criterion (|.| < 0.5 dB) is about, meaningful only with a trained model;
 - seconds.
 
-Default model: a seeded random ``small`` model (:func:`uptflow.models_registry.random_model`),
+Default model: a seeded random ``small`` model (:func:`uptflow.inference.models.random_model`),
 which is NOT an enhancer; re-run with ``--model src/uptflow/weights/default.safetensors``.
 
 Usage:  python benchmarks/tiling_quality.py [--model PATH_OR_PRESET] [--tiles 128 256]
@@ -58,11 +58,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from uptflow.data.synthesis import synthesize
+    from uptflow.inference.models import load_cached, random_model
+    from uptflow.inference.shared_stats import enhance_tiled
+    from uptflow.inference.tiles import run_tiled
     from uptflow.io.read import read_rgb
     from uptflow.io.tensors import to_numpy, to_tensor
-    from uptflow.models_registry import load_cached, random_model
-    from uptflow.tiled_enhance import enhance_tiled
-    from uptflow.tiling import run_tiled
 
     if args.model is None:
         model = random_model("small", seed=0)

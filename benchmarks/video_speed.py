@@ -54,7 +54,7 @@ def child(args: argparse.Namespace) -> None:
     import torch
 
     from uptflow import api
-    from uptflow.models_registry import load_cached
+    from uptflow.inference.models import load_cached
     from uptflow.video.api import open_source, transcode
     from uptflow.video.encode import VideoWriter
     from uptflow.video.stream import FrameEnhancer, TemporalOptions

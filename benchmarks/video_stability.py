@@ -83,7 +83,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     h, w = (int(v) for v in args.size.lower().split("x"))
 
-    from uptflow.models_registry import load_cached
+    from uptflow.inference.models import load_cached
 
     model = load_cached(args.model, "cpu")
     clip = NightClip(crop(Path(args.photo), h, w), frames=args.frames, size=min(h, w) // 5, speed=w / 40)

@@ -38,7 +38,7 @@ def main() -> None:
 
     import torch
 
-    from uptflow.models_registry import load_cached
+    from uptflow.inference.models import load_cached
 
     torch.set_num_threads(2)
     bg = np.asarray(Image.open(PHOTO).convert("RGB").resize((w * 2, h * 2), Image.BICUBIC))

@@ -12,9 +12,8 @@ from PIL import Image
 
 import uptflow
 from uptflow import api
-from uptflow import models_registry as reg
+from uptflow.inference import models as reg
 from uptflow.checkpoints import save_model
-from uptflow.config import get_preset
 
 REPO = Path(__file__).resolve().parents[1]
 LOL = REPO.parent / "shared" / "data" / "lowlight_real" / "lol_eval15_low_400x600"
@@ -36,38 +35,6 @@ def real_150x200() -> np.ndarray:
 
 def _rgb(h=20, w=28, seed=0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
-
-
-# ---------------------------------------------------------------- memory estimate and tiling choice
-def test_bytes_per_pixel_grows_with_width():
-    tiny, small, paper = (api.inference_bytes_per_pixel(get_preset(n)) for n in ("tiny", "small", "paper"))
-    assert 0 < tiny < small < paper
-    assert paper / small == pytest.approx(48 / 16)
-
-
-def test_choose_tile():
-    cfg = get_preset("small")
-    bpp = api.inference_bytes_per_pixel(cfg)
-    assert api.choose_tile(400, 600, cfg, "cpu", budget_bytes=int(bpp * 400 * 600) + 1) is None
-    tile = api.choose_tile(400, 600, cfg, "cpu", budget_bytes=int(bpp * 200 * 200))
-    assert tile is not None and 128 <= tile <= 200 and tile % 8 == 0
-    assert api.choose_tile(4000, 6000, cfg, "cpu", tile=0) is None
-    assert api.choose_tile(400, 600, cfg, "cpu", tile=256) == 256
-    assert api.choose_tile(100, 100, cfg, "cpu", tile=256) is None  # fits in one tile
-
-
-@pytest.mark.parametrize("kwargs, match", [
-    ({"temperature": -0.1}, "temperature"),
-    ({"temperature": float("nan")}, "temperature"),
-    ({"samples": 0}, "samples"),
-    ({"tile": 32}, "tile must be >= 64"),
-    ({"tile": 64, "overlap": 64}, "overlap"),
-    ({"overlap": -1}, "overlap"),
-    ({"seed": -3}, "seed"),
-])
-def test_bad_options(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        api.check_options(**kwargs)
 
 
 # ---------------------------------------------------------------- input types
@@ -192,17 +159,27 @@ def test_tiled_sampling_runs_and_is_reproducible(model, real_150x200):
     assert a.shape == x.shape and torch.isfinite(a).all() and torch.equal(a, b)
 
 
-def test_automatic_tiling_follows_the_memory_budget(model):
-    x = torch.rand(1, 3, 136, 160, generator=torch.Generator().manual_seed(0))
-    bpp = api.inference_bytes_per_pixel(model.config)
-    counts: list[int] = []
-    api.enhance_tensor(model, x, budget_bytes=int(bpp * 136 * 160 * 2), progress=lambda i, n: counts.append(n))
-    assert counts == [1]  # fits: whole image
-    counts.clear()
-    auto = api.enhance_tensor(model, x, budget_bytes=int(bpp * 128 * 128), overlap=16,
-                              progress=lambda i, n: counts.append(n))
-    assert counts[-1] > 1
-    assert torch.equal(auto, api.enhance_tensor(model, x, tile=128, overlap=16))
+def test_enhance_array_takes_prepared_options_and_plan(model):
+    from uptflow.inference.options import EnhanceOptions
+    from uptflow.inference.plan import Plan
+
+    rgb = np.random.default_rng(2).random((96, 136, 3), dtype=np.float32)
+    opts = EnhanceOptions(temperature=0.6, seed=4, samples=2)
+    outs = api.enhance_array(model, rgb, options=opts, plan=Plan(tile=64, overlap=16))
+    assert len(outs) == 2 and all(o.shape == rgb.shape for o in outs)
+    loose = api.enhance_array(model, rgb, temperature=0.6, seed=5, tile=64, overlap=16)
+    assert np.array_equal(outs[1], loose[0])  # sample 1 = seed + 1, in the planned tiles
+
+
+def test_a_model_producing_nan_is_refused_not_written_black(model):
+    from uptflow.inference import NonFiniteOutputError
+
+    broken = reg.random_model("tiny", seed=0)
+    with torch.no_grad():
+        for p in broken.parameters():
+            p.fill_(float("nan"))
+    with pytest.raises(NonFiniteOutputError):
+        uptflow.enhance(_rgb(), model=broken)
 
 
 # ---------------------------------------------------------------- model resolution through the API

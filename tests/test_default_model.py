@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 import uptflow
-from uptflow import models_registry as reg
+from uptflow.inference import models as reg
 from uptflow.checkpoints import read_metadata
 from uptflow.cli import main
 from uptflow.io.read import read_rgb

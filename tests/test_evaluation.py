@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from uptflow import models_registry as reg
+from uptflow.inference import models as reg
 from uptflow.data.layouts import PairRecord
 from uptflow.evaluation import (
     EvalResult,

@@ -108,7 +108,7 @@ def test_bad_arguments() -> None:
 def test_api_exposure_hook() -> None:
     """uptflow.enhance(exposure=EV) equals the plain result passed through apply_exposure."""
     from uptflow import api
-    from uptflow import models_registry as reg
+    from uptflow.inference import models as reg
 
     model = reg.random_model("tiny", seed=0)
     img = (np.random.default_rng(0).random((16, 24, 3)) * 0.3).astype(np.float32)

@@ -205,3 +205,18 @@ def test_config_validation_and_presets():
     assert UPTFlowConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="unknown model config field"):
         UPTFlowConfig.from_dict({"widht": 3})
+
+
+def test_enhance_with_an_explicit_latent(model64):
+    """enhance(z=...) decodes the given latent: the draw enhance would make gives the same image,
+    z = 0 the deterministic one; tiles and video frames pass crops of one shared draw."""
+    _, low = _images(1, 13, 19, seed=7)  # not a multiple of 8: the latent is the padded image's
+    assert model64.latent_shape(low) == (1, 192, 2, 3)
+    z = model64.sample_latent(low, 0.8, torch.Generator().manual_seed(3))
+    drawn = model64.enhance(low, temperature=0.8, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(model64.enhance(low, z=z), drawn)
+    assert torch.equal(model64.enhance(low, z=torch.zeros(1, 192, 2, 3, dtype=low.dtype)), model64.enhance(low))
+    with pytest.raises(ValueError, match="z must have shape"):
+        model64.enhance(low, z=torch.zeros(1, 192, 1, 3, dtype=low.dtype))
+    with pytest.raises(ValueError, match="either an explicit latent z or temperature"):
+        model64.enhance(low, temperature=0.5, z=z)

@@ -58,7 +58,7 @@ def test_within_four_thirds_of_the_optimum():
 def test_more_ranks_than_items_gives_empty_shares_and_a_note(capsys):
     parts = shard([3, 1], 4)
     assert parts[0] == [0] and parts[1] == [1] and parts[2:] == [[], []]
-    share = Share(rank=3, world=4)
+    share = Share(rank=3, world_size=4)
     assert share.take(["a", "b"], [3, 1], "uptflow enhance") == []
     assert capsys.readouterr().err == "uptflow enhance: rank 3 of 4 has nothing to work on (2 input(s) for 4 ranks)\n"
 
@@ -73,10 +73,10 @@ def test_single_process_share_is_the_identity():
 def test_cpu_threads_are_a_share_of_the_cores(monkeypatch):
     monkeypatch.delenv("UPTFLOW_THREADS", raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
-    assert Share(rank=0, world=8, local_world=4).cpu_threads() == 4
-    assert Share(rank=0, world=64, local_world=32).cpu_threads() == 1
+    assert Share(rank=0, world_size=8, local_world=4).cpu_threads() == 4
+    assert Share(rank=0, world_size=64, local_world=32).cpu_threads() == 1
     monkeypatch.setenv("UPTFLOW_THREADS", "3")
-    assert Share(rank=0, world=8, local_world=4).cpu_threads() == 3
+    assert Share(rank=0, world_size=8, local_world=4).cpu_threads() == 3
 
 
 def test_file_pixels_reads_the_header(tmp_path: Path):
@@ -111,7 +111,7 @@ def images(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
-    from uptflow import models_registry as reg
+    from uptflow.inference import models as reg
     from uptflow.checkpoints import save_model
 
     path = tmp_path_factory.mktemp("scaleout_model") / "tiny.safetensors"

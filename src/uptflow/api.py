@@ -1,24 +1,18 @@
-"""The enhancement code path shared by :func:`uptflow.enhance` and ``uptflow enhance``.
+"""The public, type-preserving layer over the inference pipeline (:mod:`uptflow.inference`).
 
-Layers, from the inside out:
+- :func:`enhance`: PIL image, numpy array, tensor or path in -> the same type out.
+- :func:`enhance_array`: ``(H, W, 3)`` float32 array -> list of arrays, one per sample (the CLI's
+  entry on decoded files).
+- :func:`enhance_tensor`: ``(B, 3, H, W)`` float in ``[0, 1]`` -> same.
 
-- :func:`enhance_tensor`: ``(B, 3, H, W)`` float in ``[0, 1]`` -> same, with temperature, seed,
-  and (automatic) tiling; everything else calls this.
-- :func:`enhance_array`: ``(H, W, 3)`` float32 array -> list of ``(H, W, 3)`` arrays, one per
-  sample; what the CLI uses on decoded files.
-- :func:`enhance`: the public, type-preserving entry point (PIL image, numpy array, tensor or path).
-
-Memory and tiling: one forward pass of UPT-Flow needs roughly
-:func:`uptflow.inference.bytes_per_pixel` bytes per input pixel; when the image would not fit in a share
-of the free memory of the device, it is processed in overlapping tiles
-(:func:`uptflow.tiling.run_tiled`, seams blended) that share the whole image's pooled statistics
-(:mod:`uptflow.tiled_enhance`).  Tiling is not exactly equivalent to a whole-image pass;
-``benchmarks/tiling_quality.py`` measures the difference.
+Each builds one :class:`~uptflow.inference.options.EnhanceOptions` (validated once) and hands
+it to :func:`uptflow.inference.pipeline.enhance_batch`, which follows the one tiling decision
+(:mod:`uptflow.inference.plan`).  Tiles share the whole image's pooled statistics; tiling is not
+exactly equivalent to a whole-image pass (``benchmarks/tiling_quality.py`` measures it).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import secrets
 from pathlib import Path
@@ -29,15 +23,19 @@ import torch
 
 from uptflow.config import UPTFlowConfig
 from uptflow.exposure import apply_exposure, check_exposure
-from uptflow.inference import BYTES_PER_PIXEL_PER_WIDTH
-from uptflow.inference import bytes_per_pixel as inference_bytes_per_pixel
+from uptflow.inference.memory import BYTES_PER_PIXEL_PER_WIDTH
+from uptflow.inference.memory import bytes_per_pixel as inference_bytes_per_pixel
+from uptflow.inference.models import ModelSpec, load_cached, resolve_device
+from uptflow.inference.options import DEFAULT_OVERLAP, DEFAULT_REFINE, EnhanceOptions
+from uptflow.inference.pipeline import enhance_batch, enhance_samples
+from uptflow.inference.plan import MEMORY_FRACTION, MIN_TILE, Plan, make_plan
 from uptflow.model import UPTFlow
-from uptflow.models_registry import ModelSpec, load_cached, resolve_device
-from uptflow.tiled_enhance import DEFAULT_REFINE
 
 __all__ = [
     "BYTES_PER_PIXEL_PER_WIDTH",
+    "MEMORY_FRACTION",
     "MIN_TILE",
+    "EnhanceOptions",
     "inference_bytes_per_pixel",
     "check_options",
     "choose_tile",
@@ -47,78 +45,32 @@ __all__ = [
     "new_seed",
 ]
 
-#: Smallest tile accepted: below this the window attention and pooled statistics see too
-#: little context and seams show.
-MIN_TILE = 64
-
-#: Share of the free device memory one forward pass may plan to use (the estimate is rough and
-#: the process needs memory for other things too).
-MEMORY_FRACTION = 0.6
-
-_DEFAULT_OVERLAP = 32
-
-
 def new_seed() -> int:
     """A fresh random seed (printed by the CLI so a sampled result can be reproduced)."""
     return secrets.randbelow(2**31)
 
 
 def check_options(temperature: float = 0.0, samples: int = 1, tile: int | None = None,
-                  overlap: int = _DEFAULT_OVERLAP, seed: int | None = None,
-                  tile_refine: int = DEFAULT_REFINE) -> None:
-    """Validate user options; raise a one-line ``ValueError``/``TypeError`` naming the bad one.
+                  overlap: int = DEFAULT_OVERLAP, seed: int | None = None,
+                  tile_refine: int = DEFAULT_REFINE, budget_bytes: int | None = None) -> EnhanceOptions:
+    """Validate user options into an :class:`EnhanceOptions` (one-line ``ValueError``/``TypeError``).
 
     ``tile``: ``None`` (automatic), ``0`` (never tile) or an integer ``>= MIN_TILE``;
-    ``overlap``: ``0 <= overlap < tile``.
+    ``overlap``: ``0 <= overlap <= 3/4 tile`` (see :class:`EnhanceOptions`).
     """
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
-    if not math.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise ValueError(f"samples must be an integer >= 1, got {samples!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    if isinstance(tile_refine, bool) or not isinstance(tile_refine, int) or tile_refine < 0:
-        raise ValueError(f"tile refinement passes must be an integer >= 0, got {tile_refine!r}")
-    if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
-        raise ValueError(f"overlap must be an integer >= 0 pixels, got {overlap!r}")
-    if tile is not None:
-        if isinstance(tile, bool) or not isinstance(tile, int):
-            raise TypeError(f"tile must be an integer number of pixels, got {type(tile).__name__}")
-        if tile != 0 and tile < MIN_TILE:
-            raise ValueError(f"tile must be >= {MIN_TILE} pixels (or 0 for no tiling), got {tile}")
-        if tile and overlap >= tile:
-            raise ValueError(f"overlap ({overlap}) must be smaller than the tile size ({tile})")
+    return EnhanceOptions(temperature=temperature, seed=seed, samples=samples, tile=tile, overlap=overlap,
+                          tile_refine=tile_refine, budget_bytes=budget_bytes)
 
 
 def choose_tile(h: int, w: int, config: UPTFlowConfig, device: str | torch.device, tile: int | None = None,
                 batch: int = 1, budget_bytes: int | None = None) -> int | None:
-    """The tile side to use for an ``h x w`` image, or ``None`` for a whole-image pass.
-
-    ``tile=None`` decides automatically: whole image if the estimated memory
-    (:func:`inference_bytes_per_pixel` x pixels x batch) fits in ``budget_bytes`` (default
-    :data:`MEMORY_FRACTION` of :func:`uptflow.tiling.available_memory_bytes`), else the largest
-    multiple of 8 that fits (never below 128).  ``tile=0``: never tile.  Otherwise ``tile``.
-    """
-    from uptflow.tiling import auto_tile_size, available_memory_bytes
-
-    if tile == 0:
-        return None
-    if tile is not None:
-        return None if (h <= tile and w <= tile) else int(tile)
-    if budget_bytes is None:
-        budget_bytes = int(MEMORY_FRACTION * available_memory_bytes(device))
-    return auto_tile_size(h, w, inference_bytes_per_pixel(config) * max(batch, 1), budget_bytes)
-
-
-def _generator(seed: int | None) -> torch.Generator | None:
-    # A CPU generator: the same seed gives the same sample on CPU and CUDA.
-    return None if seed is None else torch.Generator().manual_seed(int(seed))
+    """The tile side :mod:`uptflow.inference.plan` picks for an ``h x w`` image (None: whole image)."""
+    options = EnhanceOptions(tile=tile, budget_bytes=budget_bytes)
+    return make_plan(h, w, config, device, options, batch=batch).tile
 
 
 def enhance_tensor(model: UPTFlow, low: torch.Tensor, temperature: float = 0.0, seed: int | None = None,
-                   tile: int | None = None, overlap: int = _DEFAULT_OVERLAP,
+                   tile: int | None = None, overlap: int = DEFAULT_OVERLAP,
                    progress: Callable[[int, int], None] | None = None,
                    budget_bytes: int | None = None, tile_refine: int = DEFAULT_REFINE) -> torch.Tensor:
     """Enhance ``low`` ``(B, 3, H, W)`` float in ``[0, 1]`` (on the model's device) -> same shape.
@@ -129,59 +81,45 @@ def enhance_tensor(model: UPTFlow, low: torch.Tensor, temperature: float = 0.0, 
         temperature: 0 gives the published deterministic result (z = 0); > 0 draws
             z ~ N(0, t^2 I) for a diverse sample.
         seed: seeds the latent draw (ignored at temperature 0); ``None`` = torch's global RNG.
-        tile, overlap: see :func:`choose_tile` and :func:`uptflow.tiling.run_tiled`.  Tiles share
-            the whole image's pooled statistics, estimated by a sub-sampled pass and refined
-            over the tiles (:func:`uptflow.tiled_enhance.enhance_tiled`).  With ``temperature
-            > 0`` one latent is drawn for the whole image and each tile decodes its own crop of
-            it, so overlapping tiles agree on the noise instead of blending unrelated samples.
+        tile, overlap, budget_bytes, tile_refine: see :class:`EnhanceOptions`.  With
+            ``temperature > 0`` one latent is drawn for the whole image and each tile decodes its
+            own crop of it, so overlapping tiles agree on the noise.
         progress: ``progress(done, total)`` after each pass step (statistics pass, each tile).
-        budget_bytes: memory budget for automatic tiling (default: a share of free memory).
-        tile_refine: refinement passes over the tiles for the shared statistics (tiled runs
-            only; 0 = fastest, 1 = default: tiled results within ~0.5 dB of whole-image ones).
 
     Returns:
         float32 ``(B, 3, H, W)`` in ``[0, 1]`` on ``low``'s device.
-    """
-    from uptflow.tiled_enhance import enhance_tiled
-    from uptflow.validation import check_image
 
-    check_image(low, "low")
-    check_options(temperature=temperature, tile=tile, overlap=overlap, seed=seed, tile_refine=tile_refine)
-    b, _, h, w = low.shape
-    low = low.to(torch.float32)
-    size = choose_tile(h, w, model.config, low.device, tile, batch=b, budget_bytes=budget_bytes)
-    gen = _generator(seed)
-    if size is None:
-        out = model.enhance(low, temperature=temperature, generator=gen)
-        if progress is not None:
-            progress(1, 1)
-        return out
-    return enhance_tiled(model, low, size, min(overlap, size - 1), temperature, gen, tile_refine, progress)
+    Raises:
+        ValueError / TypeError: bad options or input; :class:`uptflow.inference.NonFiniteOutputError`
+            when the model produced NaN (broken weights).
+    """
+    options = EnhanceOptions(temperature=temperature, seed=seed, tile=tile, overlap=overlap,
+                             tile_refine=tile_refine, budget_bytes=budget_bytes)
+    return enhance_batch(model, low, options, progress=progress)
 
 
 def enhance_array(model: UPTFlow, rgb: np.ndarray, temperature: float = 0.0, samples: int = 1,
-                  seed: int | None = None, tile: int | None = None, overlap: int = _DEFAULT_OVERLAP,
+                  seed: int | None = None, tile: int | None = None, overlap: int = DEFAULT_OVERLAP,
                   progress: Callable[[int, int], None] | None = None,
-                  budget_bytes: int | None = None, tile_refine: int = DEFAULT_REFINE) -> list[np.ndarray]:
+                  budget_bytes: int | None = None, tile_refine: int = DEFAULT_REFINE, *,
+                  options: EnhanceOptions | None = None, plan: Plan | None = None) -> list[np.ndarray]:
     """Enhance one ``(H, W, 3)`` float array in ``[0, 1]``; return ``samples`` arrays like it.
 
     Sample ``i`` uses seed ``seed + i`` (so sample 0 does not change when more are asked for);
     at temperature 0 every sample would be identical, so ``samples`` must then be 1.
+    ``options`` (already validated, e.g. by the CLI) replaces the loose option arguments;
+    ``plan`` a plan made for this image (see :func:`uptflow.inference.plan.make_plan`).
     """
     from uptflow.io.tensors import to_numpy, to_tensor
 
-    check_options(temperature=temperature, samples=samples, tile=tile, overlap=overlap, seed=seed,
-                  tile_refine=tile_refine)
-    if temperature == 0 and samples > 1:
-        raise ValueError("samples > 1 needs a temperature > 0 (at temperature 0 every sample is identical)")
+    if options is None:
+        options = EnhanceOptions(temperature=temperature, seed=seed, samples=samples, tile=tile, overlap=overlap,
+                                 tile_refine=tile_refine, budget_bytes=budget_bytes)
     device = next(model.parameters()).device
-    x = to_tensor(np.clip(np.nan_to_num(rgb, nan=0.0), 0.0, 1.0)).to(device)
-    outs = []
-    for i in range(samples):
-        s = None if seed is None else seed + i
-        y = enhance_tensor(model, x, temperature, s, tile, overlap, progress, budget_bytes, tile_refine)
-        outs.append(to_numpy(y))
-    return outs
+    clean = np.nan_to_num(np.asarray(rgb, dtype=np.float32), nan=0.0)  # a copy: the caller's array is kept
+    x = to_tensor(np.clip(clean, 0.0, 1.0, out=clean)).to(device)
+    del clean  # to_tensor copied it: one image-sized buffer less during the run
+    return [to_numpy(y) for y in enhance_samples(model, x, options, progress=progress, plan=plan)]
 
 
 # ------------------------------------------------------------------------------------------
@@ -194,9 +132,8 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
 
 
-def _run(model: UPTFlow, rgb: np.ndarray, temperature: float, seed: int | None, tile: int | None,
-         overlap: int, tile_refine: int, exposure: float = 0.0) -> np.ndarray:
-    out = enhance_array(model, rgb, temperature, 1, seed, tile, overlap, tile_refine=tile_refine)[0]
+def _run(model: UPTFlow, rgb: np.ndarray, options: EnhanceOptions, exposure: float = 0.0) -> np.ndarray:
+    out = enhance_array(model, rgb, options=options)[0]
     return apply_exposure(out, exposure)  # uptflow.exposure: EV in linear light, soft shoulder
 
 
@@ -213,7 +150,7 @@ def _to_dtype(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.clip(x, 0, 1).astype(dtype)
 
 
-def _enhance_numpy(model: UPTFlow, a: np.ndarray, **kw: Any) -> np.ndarray:
+def _enhance_numpy(model: UPTFlow, a: np.ndarray, options: EnhanceOptions, exposure: float) -> np.ndarray:
     """``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` uint8/uint16/float -> same shape and dtype."""
     if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.floating) or a.dtype in (np.uint8, np.uint16)):
         raise TypeError(f"image array must be uint8, uint16 or float, got dtype {a.dtype}")
@@ -226,15 +163,15 @@ def _enhance_numpy(model: UPTFlow, a: np.ndarray, **kw: Any) -> np.ndarray:
     else:
         f, _ = _from_uint(a)
     if a.ndim == 2:
-        out = _run(model, np.repeat(f[:, :, None], 3, axis=2), **kw)
+        out = _run(model, np.repeat(f[:, :, None], 3, axis=2), options, exposure)
         return _to_dtype(_luma(out), a.dtype)
-    out = _run(model, f[:, :, :3], **kw)
+    out = _run(model, f[:, :, :3], options, exposure)
     if a.shape[2] == 4:
         return np.concatenate([_to_dtype(out, a.dtype), a[:, :, 3:]], axis=2)
     return _to_dtype(out, a.dtype)
 
 
-def _enhance_pil(model: UPTFlow, img: Any, **kw: Any) -> Any:
+def _enhance_pil(model: UPTFlow, img: Any, options: EnhanceOptions, exposure: float) -> Any:
     """PIL image -> PIL image of the same mode (palette images come back as RGB/RGBA)."""
     from PIL import Image
 
@@ -243,23 +180,23 @@ def _enhance_pil(model: UPTFlow, img: Any, **kw: Any) -> Any:
         a = np.asarray(img).astype(np.int64)
         if a.size and (a.min() < 0 or a.max() > 65535):
             raise ValueError(f"PIL image of mode {mode} has values outside 0..65535")
-        out = _enhance_numpy(model, a.astype(np.uint16), **kw)
+        out = _enhance_numpy(model, a.astype(np.uint16), options, exposure)
         if mode == "I":
             return Image.fromarray(out.astype(np.int32), "I")
         return Image.fromarray(out)  # mode I;16 (other byte orders come back as I;16)
     if mode == "F":
-        out = _enhance_numpy(model, np.asarray(img, dtype=np.float32), **kw)
+        out = _enhance_numpy(model, np.asarray(img, dtype=np.float32), options, exposure)
         return Image.fromarray(out.astype(np.float32), "F")
     if mode in ("1", "L"):
-        out = _enhance_numpy(model, np.asarray(img.convert("L")), **kw)
+        out = _enhance_numpy(model, np.asarray(img.convert("L")), options, exposure)
         return Image.fromarray(out, "L").convert(mode)
     if mode in ("LA", "La"):
         a = np.asarray(img.convert("LA"))
-        grey = _enhance_numpy(model, a[:, :, 0], **kw)
+        grey = _enhance_numpy(model, a[:, :, 0], options, exposure)
         return Image.fromarray(np.stack([grey, a[:, :, 1]], axis=2), "LA")
     has_alpha = mode in ("RGBA", "RGBa", "PA") or (mode == "P" and "transparency" in img.info)
     a = np.asarray(img.convert("RGBA" if has_alpha else "RGB"))
-    out = Image.fromarray(_enhance_numpy(model, a, **kw), "RGBA" if has_alpha else "RGB")
+    out = Image.fromarray(_enhance_numpy(model, a, options, exposure), "RGBA" if has_alpha else "RGB")
     if mode in ("RGB", "RGBA", "P", "PA"):
         return out
     try:
@@ -268,21 +205,20 @@ def _enhance_pil(model: UPTFlow, img: Any, **kw: Any) -> Any:
         return out
 
 
-def _enhance_torch(model: UPTFlow, t: torch.Tensor, temperature: float, seed: int | None, tile: int | None,
-                   overlap: int, tile_refine: int, exposure: float = 0.0) -> torch.Tensor:
+def _enhance_torch(model: UPTFlow, t: torch.Tensor, options: EnhanceOptions, exposure: float) -> torch.Tensor:
     if not t.is_floating_point():
         raise TypeError(f"image tensor must be floating point in [0, 1], got dtype {t.dtype}")
     if t.ndim not in (3, 4) or t.shape[-3] != 3:
         raise ValueError(f"image tensor must have shape (3, H, W) or (B, 3, H, W), got {tuple(t.shape)}")
     device = next(model.parameters()).device
     x = (t if t.ndim == 4 else t.unsqueeze(0)).detach().to(device, torch.float32).clamp(0.0, 1.0)
-    y = enhance_tensor(model, x, temperature, seed, tile, overlap, tile_refine=tile_refine)
+    y = enhance_batch(model, x, options)
     y = apply_exposure(y, exposure).to(t.device, t.dtype)
     return y if t.ndim == 4 else y[0]
 
 
 def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed: int | None = None,
-            device: str | torch.device = "auto", tile: int | None = None, overlap: int = _DEFAULT_OVERLAP,
+            device: str | torch.device = "auto", tile: int | None = None, overlap: int = DEFAULT_OVERLAP,
             tile_refine: int = DEFAULT_REFINE, exposure: float = 0.0) -> Any:
     """Enhance a low-light image; the result has the type (and shape/mode/dtype) of the input.
 
@@ -305,36 +241,36 @@ def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed:
         seed: makes a sample reproducible.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         tile: ``None`` = tile automatically only if the image would not fit in memory; ``0`` =
-            never; ``>= 64`` = tile side in pixels.
-        overlap: overlap of neighbouring tiles in pixels.
+            never; ``>= MIN_TILE`` (64) = tile side in pixels.
+        overlap: overlap of neighbouring tiles in pixels (at most 3/4 of an explicit tile).
         tile_refine: passes over the tiles that refine the image statistics all tiles share
-            (only when tiling; 0 = fastest, default 1; see :mod:`uptflow.tiled_enhance`).
+            (only when tiling; 0 = fastest, default 1; see :mod:`uptflow.inference.shared_stats`).
         exposure: EV stops applied to the result in linear light with a soft highlight shoulder
             that never clips what was not clipped (:func:`uptflow.exposure.apply_exposure`);
             0 (default) leaves the result unchanged.
 
     Raises:
         TypeError / ValueError: unsupported input type, shape or dtype, bad option values, no
-            model available; :class:`uptflow.io.read.ImageReadError` for an unreadable file.
+            model available; :class:`uptflow.io.read.ImageReadError` for an unreadable file;
+            :class:`uptflow.inference.NonFiniteOutputError` when the model produces NaN.
     """
-    check_options(temperature=temperature, tile=tile, overlap=overlap, seed=seed, tile_refine=tile_refine)
+    options = EnhanceOptions(temperature=temperature, seed=seed, tile=tile, overlap=overlap, tile_refine=tile_refine)
+    exposure = check_exposure(exposure)
     if isinstance(image, torch.Tensor) and isinstance(device, str) and device == "auto" \
             and not isinstance(model, UPTFlow):
         device = image.device if image.device.type == "cuda" else device
     net = load_cached(model, device if isinstance(model, UPTFlow) else resolve_device(device))
-    kw = dict(temperature=temperature, seed=seed, tile=tile, overlap=overlap, tile_refine=tile_refine)
-    kw["exposure"] = check_exposure(exposure)
     if isinstance(image, torch.Tensor):
-        return _enhance_torch(net, image, **kw)
+        return _enhance_torch(net, image, options, exposure)
     if isinstance(image, np.ndarray):
-        return _enhance_numpy(net, image, **kw)
+        return _enhance_numpy(net, image, options, exposure)
     if isinstance(image, (str, os.PathLike)):
         from PIL import Image
 
         from uptflow.io.read import load_image
 
         loaded = load_image(Path(image))
-        out = _run(net, loaded.rgb, **kw)
+        out = _run(net, loaded.rgb, options, exposure)
         u8 = _to_dtype(out, np.dtype(np.uint8))
         if loaded.alpha is not None:
             alpha = _to_dtype(loaded.alpha, np.dtype(np.uint8))
@@ -345,6 +281,6 @@ def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed:
     except ImportError:  # pragma: no cover - pillow is a dependency
         Image = None
     if Image is not None and isinstance(image, Image.Image):
-        return _enhance_pil(net, image, **kw)
+        return _enhance_pil(net, image, options, exposure)
     raise TypeError("image must be a PIL image, a numpy array, a torch tensor or a path, "
                     f"got {type(image).__name__}")

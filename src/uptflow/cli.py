@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "convert": "uptflow.commands.convert",
     "benchmark-data": "uptflow.commands.benchmark_data",
     "train": "uptflow.commands.train",
+    "demo": "uptflow.commands.demo",
     "export": "uptflow.commands.export",
 }
 

@@ -14,6 +14,7 @@ from torch import nn
 
 from uptflow.config import UPTFlowConfig, get_preset
 from uptflow.flows.conditional_flow import ConditionalFlow
+from uptflow.inference.options import check_temperature
 from uptflow.nets.msformer import MSFormer
 from uptflow.prior import up_map
 from uptflow.validation import check_image, check_same_size
@@ -75,8 +76,10 @@ class UPTFlow(nn.Module):
         return self.flow.inverse(z, contexts)
 
     def latent_shape(self, low: torch.Tensor) -> tuple[int, int, int, int]:
+        """Shape of the latent for ``low`` (B, 3, H, W): (B, 192, ceil(H/8), ceil(W/8)), i.e. the
+        latent of ``low`` padded to a multiple of 8 (as :meth:`enhance` pads it)."""
         s = self.config.size_multiple
-        return (low.shape[0], self.config.latent_channels, low.shape[2] // s, low.shape[3] // s)
+        return (low.shape[0], self.config.latent_channels, -(-low.shape[2] // s), -(-low.shape[3] // s))
 
     def _check_latent(self, z: object, deepest: torch.Tensor) -> None:
         if not isinstance(z, torch.Tensor):
@@ -115,21 +118,27 @@ class UPTFlow(nn.Module):
         return z.to(low.device) * temperature
 
     def enhance(self, low: torch.Tensor, temperature: float = 0.0,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+                generator: torch.Generator | None = None, z: torch.Tensor | None = None) -> torch.Tensor:
         """Enhance a low-light image of any size: (B, 3, H, W) in [0, 1] -> same shape, clamped.
 
         The image is reflect-padded bottom/right to a multiple of 8 (the UP map is computed on the
-        padded image, as the authors do), decoded from z ~ N(0, t^2) (z = 0 by default) and
-        cropped back.
+        padded image, as the authors do), decoded from a latent and cropped back.  The latent is
+        ``z`` if given — (B, 192, ceil(H/8), ceil(W/8)), see :meth:`latent_shape`; callers that
+        enhance parts of a larger picture (tiles, video frames) pass their crop of one shared
+        draw — else z ~ N(0, t^2 I) drawn with ``generator`` (z = 0 at the default t = 0).
         """
         check_image(low, "low")
-        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature >= 0):
-            raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+        if z is not None and (temperature != 0 or generator is not None):
+            raise ValueError("pass either an explicit latent z or temperature/generator, not both")
+        check_temperature(temperature)
         h, w = low.shape[-2:]
         padded = pad_to_multiple(low, self.config.size_multiple)
         with torch.no_grad():
             contexts = self.condition(padded)
-            z = self.sample_latent(padded, temperature, generator)
+            if z is None:
+                z = self.sample_latent(padded, temperature, generator)
+            else:
+                self._check_latent(z, contexts[-1])
             out, _ = self.flow.inverse(z, contexts)
         return out[..., :h, :w].clamp(0.0, 1.0)
 

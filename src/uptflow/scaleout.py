@@ -27,8 +27,9 @@ import heapq
 import os
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence, TypeVar
+
+from uptflow.training.distributed import RankPlace, env_int
 
 T = TypeVar("T")
 
@@ -70,31 +71,15 @@ def file_pixels(path: str | os.PathLike) -> int:
             return 1
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    try:
-        return int(raw) if raw.strip() else default
-    except ValueError:
-        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from None
-
-
 @dataclass
-class Share:
+class Share(RankPlace):
     """This process's place in a torchrun job and the collectives the commands need."""
 
     rank: int = 0
-    world: int = 1
+    world_size: int = 1
     local_rank: int = 0
     local_world: int = 1
     _group: bool = field(default=False, repr=False)
-
-    @property
-    def enabled(self) -> bool:
-        return self.world > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
 
     def device(self, preference: Any = "auto"):
         """The device for this rank: ``preference`` resolved as usual, and with several ranks on
@@ -102,7 +87,7 @@ class Share:
         this process's torch threads to its share of the cores."""
         import torch
 
-        from uptflow.models_registry import resolve_device
+        from uptflow.inference.models import resolve_device
 
         dev = resolve_device(preference)
         if not self.enabled:
@@ -116,7 +101,7 @@ class Share:
 
     def cpu_threads(self) -> int:
         """``UPTFLOW_THREADS`` if set, else ``max(1, cores // LOCAL_WORLD_SIZE)``."""
-        forced = _env_int("UPTFLOW_THREADS", 0)
+        forced = env_int("UPTFLOW_THREADS", 0)
         if forced > 0:
             return forced
         try:
@@ -133,10 +118,10 @@ class Share:
         if not self.enabled:
             return list(range(len(items)))
         weights = [1] * len(items) if weights is None else weights
-        mine = shard(weights, self.world)[self.rank]
+        mine = shard(weights, self.world_size)[self.rank]
         if not mine:
-            print(f"{prog}: rank {self.rank} of {self.world} has nothing to work on "
-                  f"({len(items)} input(s) for {self.world} ranks)", file=sys.stderr)
+            print(f"{prog}: rank {self.rank} of {self.world_size} has nothing to work on "
+                  f"({len(items)} input(s) for {self.world_size} ranks)", file=sys.stderr)
         return mine
 
     def take_files(self, files: Sequence[str | os.PathLike], prog: str) -> set[int]:
@@ -163,7 +148,7 @@ class Share:
             return [obj]
         import torch.distributed as dist
 
-        out: list[Any] = [None] * self.world
+        out: list[Any] = [None] * self.world_size
         dist.all_gather_object(out, obj)
         return out
 
@@ -178,12 +163,12 @@ def start() -> Share:
     global _current
     if _current is not None:
         return _current
-    world = _env_int("WORLD_SIZE", 1)
-    rank = _env_int("RANK", 0)
+    world = env_int("WORLD_SIZE", 1)
+    rank = env_int("RANK", 0)
     if world < 1 or not 0 <= rank < world:
         raise ValueError(f"inconsistent RANK={rank} / WORLD_SIZE={world}")
-    share = Share(rank=rank, world=world, local_rank=_env_int("LOCAL_RANK", 0),
-                  local_world=_env_int("LOCAL_WORLD_SIZE", 1))
+    share = Share(rank=rank, world_size=world, local_rank=env_int("LOCAL_RANK", 0),
+                  local_world=env_int("LOCAL_WORLD_SIZE", 1))
     if share.enabled:
         import torch.distributed as dist
 

@@ -8,7 +8,7 @@ import errno
 import pytest
 import safetensors.torch
 
-from uptflow import models_registry as reg
+from uptflow.inference import models as reg
 from uptflow.checkpoints import load_model, read_metadata, save_model
 from uptflow.cli import main
 

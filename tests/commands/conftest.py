@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from uptflow import models_registry as reg
+from uptflow.inference import models as reg
 from uptflow.checkpoints import save_model
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from uptflow import models_registry as reg
+from uptflow.inference import models as reg
 from uptflow.cli import main
 from uptflow.io.read import load_image
 
@@ -115,7 +115,7 @@ def test_tile_refine_default_is_the_library_default():
     import argparse
 
     from uptflow.commands.enhance import add_common_arguments
-    from uptflow.tiled_enhance import DEFAULT_REFINE
+    from uptflow.inference.shared_stats import DEFAULT_REFINE
 
     p = argparse.ArgumentParser()
     add_common_arguments(p, temperature=0.0, samples=1)

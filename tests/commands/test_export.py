@@ -16,7 +16,7 @@ pytest.importorskip("onnxruntime", reason="the onnx extra is part of the test ex
 
 import onnx  # noqa: E402
 
-from uptflow import models_registry as reg  # noqa: E402
+from uptflow.inference import models as reg  # noqa: E402
 from uptflow.checkpoints import load_model  # noqa: E402
 from uptflow.cli import main  # noqa: E402
 from uptflow.export import export as ex  # noqa: E402

@@ -8,7 +8,7 @@ import itertools
 import pytest
 import torch
 
-from uptflow import models_registry as reg
+from uptflow.inference import models as reg
 from uptflow.export.onnx_graph import EnhanceGraph, reflect_pad_indices, window_shift_mask
 from uptflow.flows.invconv import InvertibleConv1x1
 from uptflow.model import pad_to_multiple

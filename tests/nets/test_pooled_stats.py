@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from uptflow.flows.subnet import CBAM
-from uptflow.models_registry import random_model
+from uptflow.inference.models import random_model
 from uptflow.nets.pooled_stats import PooledStats, active, pooled_max, pooled_mean, use
 from uptflow.nets.restormer import ChannelAttention, ChannelLayerNorm
 from uptflow.nets.strips import strip_size
 from uptflow.nets.window_attention import LocallyEnhancedFeedForward
-from uptflow.tiling import core_windows, tile_windows
+from uptflow.inference.tiles import core_windows, tile_windows
 
 H, W, TILE, OVERLAP = 40, 56, 24, 10  # cores stay >= 5 px from every cut edge
 

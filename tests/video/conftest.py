@@ -16,7 +16,7 @@ from video.clips import BUNDLED, night_frames, write_clip  # noqa: E402
 @pytest.fixture(scope="session")
 def bundled_model():
     """The bundled ``small`` model on the CPU (trained: outputs are real enhancements)."""
-    from uptflow.models_registry import load_cached
+    from uptflow.inference.models import load_cached
 
     if not BUNDLED.is_file():
         pytest.skip("bundled model missing")

@@ -13,8 +13,8 @@ Modules, one concern each:
 from uptflow.checkpoints.bounds import CONFIG_BOUNDS, check_finite, config_from_record
 from uptflow.checkpoints.errors import CheckpointError
 from uptflow.checkpoints.files import read_file, read_metadata, save_model, training_record
-from uptflow.checkpoints.infer import infer_config, official_view
-from uptflow.checkpoints.keys import from_official, official_key_to_ours, our_key_to_official, to_official
+from uptflow.checkpoints.infer import from_official, infer_config, official_view
+from uptflow.checkpoints.keys import official_key_to_ours, our_key_to_official, to_official
 from uptflow.checkpoints.load import load_model
 
 __all__ = [

@@ -26,7 +26,7 @@ import torch
 from uptflow.checkpoints.errors import CheckpointError
 from uptflow.config import UPTFlowConfig, reject_unknown_fields
 
-__all__ = ["CONFIG_BOUNDS", "HEADS_MAX", "config_from_record", "check_config_bounds", "check_tensors_match",
+__all__ = ["CONFIG_BOUNDS", "HEADS_MAX", "config_from_record", "check_config_bounds",
            "check_finite"]
 
 #: Inclusive ``(low, high)`` per integer field.  Generous: the largest trained model (the paper's)
@@ -119,29 +119,6 @@ def config_from_record(recorded: object, where: str) -> UPTFlowConfig:
         return UPTFlowConfig.from_dict(recorded)
     except (ValueError, TypeError) as err:
         raise CheckpointError(f"{where}: recorded config is not a valid UPT-Flow architecture ({err})") from None
-
-
-def check_tensors_match(cfg: UPTFlowConfig, sd: Mapping[str, torch.Tensor], where: str) -> None:
-    """Refuse ``cfg`` unless the tensors in ``sd`` (the authors' names) are for that architecture.
-
-    Everything that shapes can tell is compared (all fields but the quantisation ``q``; the
-    feed-forward expansion through the hidden width it gives), without building a model.
-    """
-    from uptflow.checkpoints.infer import infer_config
-
-    try:
-        found = infer_config(sd, quantization=cfg.quantization)
-    except CheckpointError as err:
-        raise CheckpointError(f"{where}: its tensors do not form the model its config describes ({err})") from None
-    diffs = [f"{name}={getattr(cfg, name)} but the tensors are for {getattr(found, name)}"
-             for name in ("width", "window", "flow_steps", "levels", "plain_steps", "coupling_hidden",
-                          "encoder_depth", "refine_depth", "heads_r", "heads_u", "mlp_ratio", "cbam_reduction")
-             if getattr(cfg, name) != getattr(found, name)]
-    if int(cfg.width * cfg.ffn_expansion) != int(found.width * found.ffn_expansion):
-        diffs.append(f"ffn_expansion={cfg.ffn_expansion} does not give the tensors' feed-forward width")
-    if diffs:
-        more = f" (+{len(diffs) - 2} more)" if len(diffs) > 2 else ""
-        raise CheckpointError(f"{where}: its config says {'; '.join(diffs[:2])}{more}")
 
 
 def check_finite(sd: Mapping[str, torch.Tensor], where: str) -> None:

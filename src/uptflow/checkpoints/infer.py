@@ -15,10 +15,10 @@ import torch
 
 from uptflow.checkpoints.bounds import check_config_bounds
 from uptflow.checkpoints.errors import CheckpointError
-from uptflow.checkpoints.keys import count_indexed, our_key_to_official
+from uptflow.checkpoints.keys import count_indexed, official_key_to_ours, our_key_to_official
 from uptflow.config import UPTFlowConfig
 
-__all__ = ["infer_config", "official_view"]
+__all__ = ["infer_config", "official_view", "check_tensors_match", "from_official"]
 
 
 def infer_config(sd: Mapping[str, torch.Tensor], quantization: int = 32) -> UPTFlowConfig:
@@ -103,3 +103,42 @@ class _LayoutOnly:
 
     def __init__(self, plain_steps: int, flow_steps: int, levels: int) -> None:
         self.plain_steps, self.flow_steps, self.levels = plain_steps, flow_steps, levels
+
+
+def check_tensors_match(cfg: UPTFlowConfig, sd: Mapping[str, torch.Tensor], where: str) -> None:
+    """Refuse ``cfg`` unless the tensors in ``sd`` (the authors' names) are for that architecture.
+
+    Everything that shapes can tell is compared (all fields but the quantisation ``q``; the
+    feed-forward expansion through the hidden width it gives), without building a model.
+    """
+    try:
+        found = infer_config(sd, quantization=cfg.quantization)
+    except CheckpointError as err:
+        raise CheckpointError(f"{where}: its tensors do not form the model its config describes ({err})") from None
+    diffs = [f"{name}={getattr(cfg, name)} but the tensors are for {getattr(found, name)}"
+             for name in ("width", "window", "flow_steps", "levels", "plain_steps", "coupling_hidden",
+                          "encoder_depth", "refine_depth", "heads_r", "heads_u", "mlp_ratio", "cbam_reduction")
+             if getattr(cfg, name) != getattr(found, name)]
+    if int(cfg.width * cfg.ffn_expansion) != int(found.width * found.ffn_expansion):
+        diffs.append(f"ffn_expansion={cfg.ffn_expansion} does not give the tensors' feed-forward width")
+    if diffs:
+        more = f" (+{len(diffs) - 2} more)" if len(diffs) > 2 else ""
+        raise CheckpointError(f"{where}: its config says {'; '.join(diffs[:2])}{more}")
+
+
+def from_official(sd: Mapping[str, torch.Tensor], config: UPTFlowConfig | None = None) -> dict[str, torch.Tensor]:
+    """Rename an authors'-format state dict to our keys (raises CheckpointError on unknown keys)."""
+    if config is None:
+        config = infer_config(sd)
+    cfg = config
+    out = {}
+    unknown = []
+    for key, value in sd.items():
+        try:
+            out[official_key_to_ours(key, cfg)] = value
+        except KeyError:
+            unknown.append(key)
+    if unknown:
+        raise CheckpointError(f"unexpected keys for UPT-Flow: {', '.join(unknown[:5])}"
+                              + (f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else ""))
+    return out

@@ -12,15 +12,13 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from uptflow.checkpoints.errors import CheckpointError
-
 if TYPE_CHECKING:
     import torch
 
     from uptflow.config import UPTFlowConfig
     from uptflow.model import UPTFlow
 
-__all__ = ["our_key_to_official", "official_key_to_ours", "to_official", "from_official", "count_indexed",
+__all__ = ["our_key_to_official", "official_key_to_ours", "to_official", "count_indexed",
            "is_official", "is_ours"]
 
 # Encoder module prefixes: ours -> authors'.
@@ -168,23 +166,3 @@ def is_official(sd: Mapping[str, object]) -> bool:
 def is_ours(sd: Mapping[str, object]) -> bool:
     """Keys in our naming."""
     return any(k.startswith("encoder.") for k in sd) and any(k.startswith("flow.") for k in sd)
-
-
-def from_official(sd: Mapping[str, torch.Tensor], config: UPTFlowConfig | None = None) -> dict[str, torch.Tensor]:
-    """Rename an authors'-format state dict to our keys (raises CheckpointError on unknown keys)."""
-    if config is None:
-        from uptflow.checkpoints.infer import infer_config
-
-        config = infer_config(sd)
-    cfg = config
-    out = {}
-    unknown = []
-    for key, value in sd.items():
-        try:
-            out[official_key_to_ours(key, cfg)] = value
-        except KeyError:
-            unknown.append(key)
-    if unknown:
-        raise CheckpointError(f"unexpected keys for UPT-Flow: {', '.join(unknown[:5])}"
-                              + (f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else ""))
-    return out

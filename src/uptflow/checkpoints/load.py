@@ -14,11 +14,11 @@ from typing import Any
 
 import torch
 
-from uptflow.checkpoints.bounds import check_config_bounds, check_finite, check_tensors_match, config_from_record
+from uptflow.checkpoints.bounds import check_config_bounds, check_finite, config_from_record
 from uptflow.checkpoints.errors import CheckpointError
 from uptflow.checkpoints.files import read_file
-from uptflow.checkpoints.infer import infer_config, official_view
-from uptflow.checkpoints.keys import from_official, is_official, is_ours
+from uptflow.checkpoints.infer import check_tensors_match, from_official, infer_config, official_view
+from uptflow.checkpoints.keys import is_official, is_ours
 from uptflow.config import UPTFlowConfig
 from uptflow.messages import show_path
 from uptflow.model import UPTFlow

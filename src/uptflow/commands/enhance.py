@@ -73,8 +73,8 @@ def add_common_arguments(p: argparse.ArgumentParser, temperature: float, samples
                    help="tile side in pixels (>= 64); 0 = never tile; default: tile only when the "
                         "image would not fit in memory")
     p.add_argument("--overlap", type=int, default=32, metavar="PX",
-                   help="overlap between tiles in pixels (default 32)")
-    # default = uptflow.tiled_enhance.DEFAULT_REFINE, written out so --help does not import torch
+                   help="overlap between tiles in pixels (default 32; at most 3/4 of --tile)")
+    # default = uptflow.inference.options.DEFAULT_REFINE, written out so --help does not import torch
     # (tests/commands check that they agree)
     p.add_argument("--tile-refine", type=int, default=1, metavar="N",
                    help="when tiling: passes over the tiles that refine the image statistics they share "
@@ -128,18 +128,20 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
     (:func:`uptflow.io.outputs.plan_outputs`): an input whose output would overwrite any input of
     the call, or another input's output, is skipped with a message.
     """
+    from dataclasses import replace
+
     from tqdm import tqdm
 
     from uptflow import api
+    from uptflow.inference.models import load_cached
     from uptflow.interrupts import EXIT_INTERRUPTED, interrupt_guard
     from uptflow.io.listing import ImageListing, collect_images, strict_message
     from uptflow.io.outputs import plan_outputs, prepare_output_dir
-    from uptflow.models_registry import load_cached
 
-    api.check_options(temperature=args.temperature, samples=args.samples, tile=args.tile,
-                      overlap=args.overlap, seed=args.seed, tile_refine=args.tile_refine)
     if args.temperature == 0 and args.samples > 1:
         raise ValueError("--samples > 1 needs --temperature > 0 (at temperature 0 every sample is identical)")
+    options = api.check_options(temperature=args.temperature, samples=args.samples, tile=args.tile,
+                                overlap=args.overlap, seed=args.seed, tile_refine=args.tile_refine)
     check_output_options(args)
     from uptflow.exposure import check_exposure
 
@@ -186,6 +188,7 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
         seed = share.gather(api.new_seed())[0]  # every rank samples with rank 0's seed
         if share.is_main:
             say(f"{prog}: sampling with --seed {seed}")
+        options = replace(options, seed=seed)
 
     start = time.perf_counter()
     done = 0
@@ -198,7 +201,7 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
             for src, targets in bar:
                 if interrupt.hit:
                     break
-                ok = _enhance_one(src, targets, args, model, device, seed, prog, note, skip, interrupt)
+                ok = _enhance_one(src, targets, args, model, device, options, prog, note, skip, interrupt)
                 done += ok
                 failed += not ok
             bar.close()
@@ -227,7 +230,7 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
     return 1 if failed else 0
 
 
-def _enhance_one(src: Path, targets: list[Path], args: argparse.Namespace, model, device, seed, prog: str,
+def _enhance_one(src: Path, targets: list[Path], args: argparse.Namespace, model, device, options, prog: str,
                  note, skip, interrupt) -> bool:
     """Enhance ``src`` into ``targets``; report and return False on a per-file failure."""
     import warnings
@@ -235,6 +238,7 @@ def _enhance_one(src: Path, targets: list[Path], args: argparse.Namespace, model
     from tqdm import tqdm
 
     from uptflow import api
+    from uptflow.inference.plan import make_plan
     from uptflow.io.read import ImageReadError, load_image
     from uptflow.io.write import save_image
 
@@ -243,21 +247,17 @@ def _enhance_one(src: Path, targets: list[Path], args: argparse.Namespace, model
             warnings.simplefilter("always")  # reader notes (e.g. 16-bit read as 8-bit) are shown, one line each
             loaded = load_image(src)
         h, w = loaded.rgb.shape[:2]
-        tile = args.tile
-        if tile is None:  # decide here (not inside enhance_array) so the choice can be reported
-            tile = api.choose_tile(h, w, model.config, device) or 0
-            if tile:
-                note(f"{prog}: {show_path(src)}: {w}x{h} does not fit in memory at once; using {tile}-pixel tiles")
+        plan = make_plan(h, w, model.config, device, options)  # made here so the choice can be reported
+        if plan.automatic:
+            note(f"{prog}: {show_path(src)}: {w}x{h} does not fit in memory at once; using {plan.tile}-pixel tiles")
         with tqdm(total=0, unit="tile", leave=False, file=sys.stderr, dynamic_ncols=True,
-                  disable=True if args.quiet or not tile else None) as tiles:
+                  disable=True if args.quiet or not plan.tiled else None) as tiles:
             def tile_progress(done: int, total: int) -> None:
                 tiles.total = total
                 tiles.n = done
                 tiles.refresh()
 
-            outs = api.enhance_array(model, loaded.rgb, temperature=args.temperature, samples=args.samples,
-                                     seed=seed, tile=tile, overlap=min(args.overlap, max(tile - 1, 0)),
-                                     progress=tile_progress, tile_refine=args.tile_refine)
+            outs = api.enhance_array(model, loaded.rgb, options=options, plan=plan, progress=tile_progress)
         from uptflow.exposure import apply_exposure
 
         outs = [apply_exposure(o, args.exposure) for o in outs]  # EV in linear light, soft shoulder

@@ -133,7 +133,7 @@ def _run_model(args: argparse.Namespace, protocol, report_skip):
     from uptflow import api
     from uptflow.data.layouts import discover_pairs
     from uptflow.evaluation import evaluate_model, load_lpips
-    from uptflow.models_registry import load_cached
+    from uptflow.inference.models import load_cached
 
     if (args.low_dir is None) != (args.normal_dir is None):
         raise ValueError("--low-dir and --normal-dir go together")

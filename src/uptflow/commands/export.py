@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_opset(args.opset)  # usage mistakes before the (slow) model load
     require_onnx()
-    from uptflow.models_registry import load_cached
+    from uptflow.inference.models import load_cached
 
     model = load_cached(args.model, "cpu")
     log = None if args.quiet else (lambda msg: print(f"uptflow export: {msg}", file=sys.stderr))

@@ -52,10 +52,10 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from uptflow import api
+    from uptflow.inference.memory import available_memory_bytes
+    from uptflow.inference.models import load_cached, resolve_device
     from uptflow.io.read import read_rgb
     from uptflow.io.tensors import to_tensor
-    from uptflow.models_registry import load_cached, resolve_device
-    from uptflow.tiling import available_memory_bytes
 
     if args.samples < 1:
         raise ValueError(f"--samples must be >= 1, got {args.samples}")

@@ -8,9 +8,10 @@ from uptflow.flows.actnorm import ActNorm
 from uptflow.flows.base import FlowTransform
 from uptflow.flows.coupling import CrossCoupling
 from uptflow.flows.invconv import InvertibleConv1x1
+from uptflow.flows.sequence import FlowSequence
 
 
-class FlowStep(FlowTransform):
+class FlowStep(FlowSequence):
     """(B, c, H, W) -> (B, c, H, W). ``coupling=None`` makes a plain step (no context used)."""
 
     def __init__(self, channels: int, coupling: CrossCoupling | None = None) -> None:
@@ -19,22 +20,8 @@ class FlowStep(FlowTransform):
         self.invconv = InvertibleConv1x1(channels)
         self.coupling = coupling
 
-    def forward(self, x, context=None):
-        x, logdet = self.actnorm(x)
-        x, ld = self.invconv(x)
-        logdet = logdet + ld
-        if self.coupling is not None:
-            x, ld = self.coupling(x, context)
-            logdet = logdet + ld
-        return x, logdet
-
-    def inverse(self, y, context=None):
-        logdet = y.new_zeros(y.shape[0])
-        if self.coupling is not None:
-            y, logdet = self.coupling.inverse(y, context)
-        y, ld = self.invconv.inverse(y)
-        y, ld2 = self.actnorm.inverse(y)
-        return y, logdet + ld + ld2
+    def parts(self) -> list[FlowTransform]:
+        return [self.actnorm, self.invconv] + ([] if self.coupling is None else [self.coupling])
 
 
 def make_steps(channels: int, count: int, cond_channels: int | None, hidden: int, reduction: int) -> nn.ModuleList:

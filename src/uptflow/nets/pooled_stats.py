@@ -13,7 +13,7 @@ their statistics from elsewhere:
 - **replay**: every pooling layer uses a given statistic instead of pooling its own input.
 
 Both can be on at once: a pass that replays estimates ``S_k`` while recording from the features
-those estimates produce yields ``S_{k+1}``.  :func:`uptflow.tiled_enhance.enhance_tiled` starts
+those estimates produce yields ``S_{k+1}``.  :func:`uptflow.inference.shared_stats.enhance_tiled` starts
 from a sub-sampled whole-image pass and refines once over the tiles (``benchmarks/tiling_quality.py``).
 
 Nothing changes while no :class:`PooledStats` is active (:func:`active` returns ``None``): the

@@ -14,19 +14,16 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as torch_dist
 
-__all__ = ["DistInfo", "dist_from_env", "init_distributed", "select_device", "all_reduce_sum", "barrier",
+__all__ = ["DistInfo", "RankPlace", "env_int", "dist_from_env", "init_distributed", "select_device", "all_reduce_sum", "barrier",
            "shutdown"]
 
 
-@dataclass(frozen=True)
-class DistInfo:
-    """This process's place in the job.  ``owns_group``: we created the process group."""
+class RankPlace:
+    """``enabled`` (more than one process) and ``is_main`` (rank 0) for a class with ``rank`` and
+    ``world_size`` fields: shared by training's :class:`DistInfo` and inference's scale-out."""
 
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    backend: str | None = None
-    owns_group: bool = False
+    rank: int
+    world_size: int
 
     @property
     def enabled(self) -> bool:
@@ -37,7 +34,20 @@ class DistInfo:
         return self.rank == 0
 
 
-def _env_int(name: str, default: int) -> int:
+@dataclass(frozen=True)
+class DistInfo(RankPlace):
+    """This process's place in the job.  ``owns_group``: we created the process group."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    backend: str | None = None
+    owns_group: bool = False
+
+
+def env_int(name: str, default: int) -> int:
+    """The integer in environment variable ``name`` (``default`` when unset or empty); a one-line
+    ``ValueError`` naming the variable otherwise."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -49,9 +59,9 @@ def _env_int(name: str, default: int) -> int:
 
 def dist_from_env() -> DistInfo:
     """Rank / world size / local rank from the torchrun environment (no group is created)."""
-    world = _env_int("WORLD_SIZE", 1)
-    rank = _env_int("RANK", 0)
-    local = _env_int("LOCAL_RANK", rank)
+    world = env_int("WORLD_SIZE", 1)
+    rank = env_int("RANK", 0)
+    local = env_int("LOCAL_RANK", rank)
     if world < 1 or not 0 <= rank < world:
         raise ValueError(f"inconsistent RANK={rank} / WORLD_SIZE={world}")
     return DistInfo(rank=rank, world_size=world, local_rank=local)

@@ -139,7 +139,7 @@ def enhance_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], mode
 
 
     from uptflow.model import UPTFlow
-    from uptflow.models_registry import load_cached, resolve_device
+    from uptflow.inference.models import load_cached, resolve_device
     from uptflow.video.probe import expected_frames
 
     src_p, dst_p = Path(src), Path(dst)

@@ -153,7 +153,7 @@ def enhance_frames(frames: Iterable[Any], model: Any = None, device: str = "auto
         Enhanced frames, same shape and dtype as each input frame.
     """
     from uptflow.model import UPTFlow
-    from uptflow.models_registry import load_cached, resolve_device
+    from uptflow.inference.models import load_cached, resolve_device
 
     t_keys = {"stats_momentum", "denoise", "scene_cut"}
     t_opts = {k: options.pop(k) for k in list(options) if k in t_keys}

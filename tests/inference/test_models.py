@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from uptflow import models_registry as reg
+from uptflow.inference import models as reg
 from uptflow.checkpoints import save_model
 from uptflow.model import UPTFlow
 
@@ -122,6 +122,10 @@ def test_random_model_is_seeded_and_not_degenerate(tiny_model):
     assert torch.equal(ya, yb)
     assert float(ya.std()) > 1e-3
     assert not torch.allclose(a.enhance(x * 0.2), ya)
+
+
+def test_bundled_model_path():
+    assert reg.BUNDLED_MODEL.name == "default.safetensors" and reg.BUNDLED_MODEL.parent.name == "weights"
 
 
 def test_model_path_that_is_not_a_file_says_what_it_is(tmp_path):

@@ -4,7 +4,7 @@ Large photos do not fit in memory in one forward pass, so :func:`run_tiled` runs
 overlapping tiles and blends the results.  Tiling is not free for this network: its attention and
 pooling layers see the whole input, so a tile's output differs from the same region of a
 whole-image pass — a lot unless the tiles share the image's pooled statistics
-(:mod:`uptflow.tiled_enhance`, using :func:`core_windows`), and then still slightly near the
+(:mod:`uptflow.inference.shared_stats`, using :func:`core_windows`), and then still slightly near the
 tile's cut edges.  Blending weights therefore fall to 0 at every
 edge that was cut (and stay 1 at real image borders), so each output pixel is dominated by the
 tile that saw it with most context, and the transitions between tiles are smooth.
@@ -27,7 +27,6 @@ inference so tiles do not keep autograd graphs alive.
 from __future__ import annotations
 
 import math
-import os
 from typing import Callable
 
 import torch
@@ -37,8 +36,6 @@ __all__ = [
     "core_windows",
     "blend_weight",
     "run_tiled",
-    "auto_tile_size",
-    "available_memory_bytes",
 ]
 
 Window = tuple[int, int, int, int]  # (y0, y1, x0, x1), half-open
@@ -203,121 +200,4 @@ def run_tiled(
         if progress is not None:
             progress(i, len(windows))
     assert acc is not None  # at least one window always exists
-    return acc / wsum
-
-
-def auto_tile_size(
-    h: int,
-    w: int,
-    bytes_per_pixel: float,
-    budget_bytes: int,
-    multiple: int = 8,
-    min_tile: int = 128,
-) -> int | None:
-    """Choose a square tile side so one forward pass fits in ``budget_bytes``.
-
-    ``bytes_per_pixel`` is the caller's estimate of the peak memory of ``fn`` per input pixel
-    (activations of the widest layers, say); memory is assumed linear in pixel count.
-
-    Returns:
-        ``None`` if the whole ``h x w`` image fits (no tiling needed); otherwise the largest
-        multiple of ``multiple`` whose square tile fits, but never less than ``min_tile``
-        (rounded up to ``multiple``) -- a tile that small is the floor even if it exceeds the
-        budget, because smaller tiles give poor results.  Monotone: a larger budget never gives
-        a smaller tile.
-    """
-    if h < 1 or w < 1:
-        raise ValueError(f"image size must be positive, got {h}x{w}")
-    if bytes_per_pixel <= 0:
-        raise ValueError(f"bytes_per_pixel must be positive, got {bytes_per_pixel}")
-    if multiple < 1 or min_tile < 1:
-        raise ValueError(f"multiple and min_tile must be positive, got {multiple}, {min_tile}")
-    if h * w * bytes_per_pixel <= budget_bytes:
-        return None
-    side = math.isqrt(int(max(budget_bytes, 0) // bytes_per_pixel))
-    side = (side // multiple) * multiple
-    floor = -(-min_tile // multiple) * multiple
-    return max(side, floor)
-
-
-def available_memory_bytes(device: str | torch.device) -> int:
-    """Memory that a new allocation on ``device`` can use now, in bytes.
-
-    CUDA: free memory from ``torch.cuda.mem_get_info``.  CPU (and anything else): ``MemAvailable``
-    from ``/proc/meminfo``, lowered to the container's cgroup limit minus usage if there is one
-    (inside containers ``/proc/meminfo`` shows the host), else ``psutil`` if installed, else a
-    conservative 2 GiB.
-    """
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(dev)
-        return int(free)
-    avail = _meminfo_available()
-    if avail is None:
-        try:
-            import psutil
-
-            avail = int(psutil.virtual_memory().available)
-        except Exception:  # noqa: BLE001 - psutil missing or unusable: fall back below
-            avail = None
-    cg = _cgroup_headroom()
-    if cg is not None:
-        avail = cg if avail is None else min(avail, cg)
-    return int(avail) if avail is not None else 2 * 1024**3
-
-
-def _meminfo_available(path: str = "/proc/meminfo") -> int | None:
-    try:
-        with open(path) as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024  # value is in kB
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _cgroup_headroom() -> int | None:
-    """cgroup memory limit minus current usage (v2, then v1), or None if unlimited/unknown.
-
-    Usage counts the page cache; its inactive part is reclaimable, so it is not held against us
-    (the same correction ``docker stats`` makes).
-    """
-    candidates = (
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current", "inactive_file"),
-        (
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
-            "total_inactive_file",
-        ),
-    )
-    for limit_path, usage_path, inactive_key in candidates:
-        if not (os.path.exists(limit_path) and os.path.exists(usage_path)):
-            continue
-        try:
-            with open(limit_path) as f:
-                raw = f.read().strip()
-            if raw == "max":
-                return None
-            limit = int(raw)
-            if limit >= 1 << 60:  # v1 reports "unlimited" as a huge number
-                return None
-            with open(usage_path) as f:
-                usage = int(f.read().strip())
-            usage -= _cgroup_stat(os.path.join(os.path.dirname(limit_path), "memory.stat"), inactive_key)
-            return max(limit - max(usage, 0), 0)
-        except (OSError, ValueError):
-            return None
-    return None
-
-
-def _cgroup_stat(path: str, key: str) -> int:
-    try:
-        with open(path) as f:
-            for line in f:
-                name, _, value = line.partition(" ")
-                if name == key:
-                    return int(value)
-    except (OSError, ValueError):
-        pass
-    return 0
+    return acc.div_(wsum)  # in place: one image-sized buffer less

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from uptflow.config import presets
-from uptflow.inference import bytes_per_pixel, enhance_bounded, limit_allocator_caching
 from uptflow.model import UPTFlow
 from uptflow.nets.msformer import _up_repeated
 from uptflow.nets.restormer import ChannelLayerNorm
@@ -85,20 +84,3 @@ def test_channel_layer_norm_equals_formula(channels_last):
     var = (x - mean).pow(2).mean(1, keepdim=True)
     ref = (x - mean) / torch.sqrt(var + 1e-5) * norm.body.weight[:, None, None] + norm.body.bias[:, None, None]
     assert (norm(x) - ref).abs().max().item() <= TOL
-
-
-def test_bytes_per_pixel_and_allocator():
-    assert bytes_per_pixel(presets["paper-lol"]) > bytes_per_pixel(presets["small"]) > 0
-    assert bytes_per_pixel(presets["tiny"]) > 0
-    assert isinstance(limit_allocator_caching(), bool)
-
-
-def test_enhance_bounded_whole_and_tiled():
-    model = _random_model("tiny").float()
-    low = torch.rand(1, 3, 40, 600)  # more pixels than one 128-px tile
-    whole = enhance_bounded(model, low, budget_bytes=1 << 40)
-    assert torch.equal(whole, model.enhance(low))
-    tiled = enhance_bounded(model, low, budget_bytes=1)  # forces the minimum (128 px) tiles
-    assert tiled.shape == low.shape and 0 <= tiled.min() and tiled.max() <= 1
-    with pytest.raises(ValueError, match="low must be"):
-        enhance_bounded(model, low[0], budget_bytes=1)

@@ -1,5 +1,5 @@
-"""Tests for uptflow.tiling: window coverage, blend weights, exactness of tiled inference for
-pointwise and local operators, automatic tile size and memory probing."""
+"""uptflow.inference.tiles: window coverage, core windows, blend weights, exactness of tiled
+inference for pointwise and local operators."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from uptflow import tiling
-from uptflow.tiling import (auto_tile_size, available_memory_bytes, blend_weight, core_windows, run_tiled,
-                            tile_windows)
+from uptflow.inference.tiles import blend_weight, core_windows, run_tiled, tile_windows
 
 SIZES = [1, 2, 3, 7, 8, 9, 31, 64, 65, 100]
 TILES = [1, 2, 3, 4, 8, 16, 33, 128]
@@ -196,48 +194,3 @@ def test_wrong_output_shape_is_a_value_error():
         run_tiled(lambda t: t[:, :, ::2, ::2], x, 16, 4)
     with pytest.raises(ValueError, match=r"\(B,3,H,W\)"):
         run_tiled(lambda t: t, x[0], 16, 4)
-
-
-def test_auto_tile_size_basics():
-    assert auto_tile_size(100, 100, 4.0, 100 * 100 * 4) is None  # fits exactly
-    t = auto_tile_size(4000, 3000, 1000.0, 2**30)
-    assert t is not None and t % 8 == 0
-    assert t * t * 1000.0 <= 2**30 < (t + 8) ** 2 * 1000.0  # largest multiple of 8 that fits
-    assert auto_tile_size(4000, 3000, 1000.0, 1) == 128  # floor at min_tile
-    assert auto_tile_size(4000, 3000, 1000.0, 1, multiple=32, min_tile=100) == 128  # rounded up
-    with pytest.raises(ValueError):
-        auto_tile_size(10, 10, 0.0, 100)
-
-
-def test_auto_tile_size_monotone_in_budget():
-    budgets = np.unique(np.geomspace(1, 2e11, 400).astype(np.int64))
-    prev = 0
-    for b in budgets:
-        t = auto_tile_size(6000, 4000, 1500.0, int(b), multiple=16, min_tile=64)
-        size = float("inf") if t is None else t
-        assert size >= prev
-        prev = size
-    assert prev == float("inf")  # eventually the whole image fits
-
-
-def test_available_memory_cpu():
-    m = available_memory_bytes("cpu")
-    assert isinstance(m, int) and m > 0
-
-
-def test_available_memory_fallbacks(tmp_path, monkeypatch):
-    fake = tmp_path / "meminfo"
-    fake.write_text("MemTotal:       1000 kB\nMemAvailable:     512 kB\n")
-    assert tiling._meminfo_available(str(fake)) == 512 * 1024
-    assert tiling._meminfo_available(str(tmp_path / "missing")) is None
-    monkeypatch.setattr(tiling, "_meminfo_available", lambda: None)
-    monkeypatch.setattr(tiling, "_cgroup_headroom", lambda: None)
-    monkeypatch.setitem(__import__("sys").modules, "psutil", None)  # make "import psutil" fail
-    assert available_memory_bytes(torch.device("cpu")) == 2 * 1024**3
-    monkeypatch.setattr(tiling, "_cgroup_headroom", lambda: 12345)
-    assert available_memory_bytes("cpu") == 12345
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_available_memory_cuda():
-    assert available_memory_bytes("cuda") > 0

@@ -16,10 +16,10 @@ is what did not fit in memory.  So they are estimated:
    instead of 29.8 dB from the whole-image result.
 2. **Refinement passes** (``refine``, default 1): a pass over the tiles that replays the
    current estimate and records each statistic again over the tiles' own, non-overlapping
-   parts (:func:`uptflow.tiling.core_windows`) — full-resolution features, every pixel counted
+   parts (:func:`uptflow.inference.tiles.core_windows`) — full-resolution features, every pixel counted
    once.
 3. **Final pass** over the tiles replaying the last estimate; blended by
-   :func:`uptflow.tiling.run_tiled`.
+   :func:`uptflow.inference.tiles.run_tiled`.
 
 Cost: ``1/f^2`` of a whole pass plus ``refine + 1`` tiled passes.  Measured numbers (PSNR to
 the whole-image result, change of PSNR against ground truth) are in docs/DEVELOPMENT.md, from
@@ -33,15 +33,14 @@ from typing import Callable
 
 import torch
 
-from uptflow.inference import trim_heap
-from uptflow.model import UPTFlow, pad_to_multiple
+from uptflow.inference.errors import NonFiniteOutputError
+from uptflow.inference.memory import trim_heap
+from uptflow.inference.options import DEFAULT_REFINE
+from uptflow.inference.tiles import core_windows, run_tiled, tile_windows
+from uptflow.model import UPTFlow
 from uptflow.nets.pooled_stats import Key, PooledStats, use
-from uptflow.tiling import core_windows, run_tiled, tile_windows
 
 __all__ = ["DEFAULT_REFINE", "subsample_factor", "enhance_tiled"]
-
-#: Refinement passes over the tiles by default (see the module docstring).
-DEFAULT_REFINE = 1
 
 
 def subsample_factor(h: int, w: int, tile: int) -> int:
@@ -70,13 +69,17 @@ def enhance_tiled(model: UPTFlow, low: torch.Tensor, tile: int, overlap: int, te
     Args:
         model: the network (eval mode), on ``low``'s device.
         low: float32 low-light images.
-        tile, overlap: tile side and minimum overlap (see :func:`uptflow.tiling.tile_windows`).
+        tile, overlap: tile side and minimum overlap (see :func:`uptflow.inference.tiles.tile_windows`).
         temperature, generator: as :meth:`UPTFlow.enhance`.  With ``temperature > 0`` one latent
             is drawn for the whole image and each tile decodes its crop of it (aligned to the
             latent grid), so overlapping tiles agree on the noise; the sub-sampled pass uses z = 0.
         refine: refinement passes over the tiles (``>= 0``); 0 replays the sub-sampled pass's
             statistics directly (fastest, least accurate).
         progress: ``progress(done, total)`` after the statistics pass and after every tile.
+
+    Raises:
+        NonFiniteOutputError: a tile came out with NaN or infinite values (checked per tile, so
+            a broken model fails at the first tile, not after the whole image).
 
     Returns:
         float32 ``(B, 3, H, W)`` in ``[0, 1]``.  If the whole image has no more pixels than one
@@ -104,9 +107,9 @@ def enhance_tiled(model: UPTFlow, low: torch.Tensor, tile: int, overlap: int, te
     s = model.config.size_multiple
     z_full = None
     if temperature > 0:
-        # The same draw model.enhance makes for the whole image; a tile starting at (y0, x0)
+        # The draw model.enhance makes for the whole (padded) image; a tile starting at (y0, x0)
         # decodes rows y0 // s ... of it: floor(y0 / s) + ceil(th / s) <= ceil(h / s) always.
-        z_full = model.sample_latent(low.new_empty(b, 3, -(-h // s) * s, -(-w // s) * s), temperature, generator)
+        z_full = model.sample_latent(low, temperature, generator)
 
     out = low
     for p in range(refine + 1):
@@ -117,14 +120,12 @@ def enhance_tiled(model: UPTFlow, low: torch.Tensor, tile: int, overlap: int, te
         def fn(t: torch.Tensor) -> torch.Tensor:
             (y0, _y1, x0, _x1), core = next(order)
             th, tw = t.shape[-2:]
-            padded = pad_to_multiple(t, s)
-            shared.begin(core, (padded.shape[-2], padded.shape[-1]))
-            if z_full is None:
-                y = model.enhance(t)
-            else:
-                ly, lx = y0 // s, x0 // s
-                z = z_full[:, :, ly:ly + padded.shape[-2] // s, lx:lx + padded.shape[-1] // s]
-                y = model.decode(z, padded)[..., :th, :tw].clamp(0.0, 1.0)
+            ph, pw = -(-th // s) * s, -(-tw // s) * s  # the tile padded as model.enhance pads it
+            shared.begin(core, (ph, pw))
+            z = None if z_full is None else z_full[:, :, y0 // s:y0 // s + ph // s, x0 // s:x0 // s + pw // s]
+            y = model.enhance(t, z=z)
+            if not bool(torch.isfinite(y).all()):
+                raise NonFiniteOutputError(f"a tile at ({y0}, {x0})")
             if y.device.type == "cpu":
                 trim_heap()  # the tile's activations are free now; keep the heap from growing
             return y

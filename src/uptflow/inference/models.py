@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: The trained default model (package data: the ``small`` preset, see docs/MODEL_CARD.md).
-BUNDLED_MODEL = Path(__file__).resolve().parent / "weights" / "default.safetensors"
+BUNDLED_MODEL = Path(__file__).resolve().parents[1] / "weights" / "default.safetensors"
 
 ModelSpec = Union[str, os.PathLike, UPTFlow, None]
 

@@ -1,4 +1,4 @@
-"""Tests for uptflow.tiled_enhance: tiles that share the whole image's pooled statistics.
+"""uptflow.inference.shared_stats: tiles that share the whole image's pooled statistics.
 
 The decisive test uses the shipped model on a real low-light capture: independent tiles drift
 far from the whole-image result (the trained network relies on image-level statistics), tiles
@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
+from uptflow.inference.models import BUNDLED_MODEL, load_cached, random_model
+from uptflow.inference.shared_stats import DEFAULT_REFINE, enhance_tiled, subsample_factor
+from uptflow.inference.tiles import run_tiled, tile_windows
 from uptflow.io.read import read_rgb
 from uptflow.io.tensors import to_tensor
-from uptflow.models_registry import BUNDLED_MODEL, load_cached, random_model
-from uptflow.tiled_enhance import DEFAULT_REFINE, enhance_tiled, subsample_factor
-from uptflow.tiling import run_tiled, tile_windows
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -79,3 +79,41 @@ def test_shared_statistics_keep_tiles_close_to_the_whole_image_with_the_shipped_
     assert p_alone < 25, p_alone
     assert p_shared > 34, (p_shared, p_alone)
     assert np.isclose(float(shared.mean()), float(whole.mean()), atol=0.01)  # same brightness
+
+
+def test_heap_trimmed_after_every_tile_on_the_cpu(monkeypatch):
+    from uptflow.inference import shared_stats
+
+    calls: list[int] = []
+    monkeypatch.setattr(shared_stats, "trim_heap", lambda: calls.append(1) or True)
+    model = random_model("tiny", seed=0)
+    x = torch.rand(1, 3, 96, 160, generator=torch.Generator().manual_seed(0))
+    enhance_tiled(model, x, 64, 16, refine=1)
+    assert len(calls) == 1 + 2 * len(tile_windows(96, 160, 64, 16))  # statistics pass + each tile of 2 passes
+
+
+def test_a_broken_model_fails_at_the_first_tile():
+    from uptflow.inference.errors import NonFiniteOutputError
+
+    model = random_model("tiny", seed=0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan"))
+    seen: list[int] = []
+    x = torch.rand(1, 3, 96, 160, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(NonFiniteOutputError, match=r"a tile at \(0, 0\)"):
+        enhance_tiled(model, x, 64, 16, progress=lambda i, n: seen.append(i))
+    assert seen == [1]  # only the statistics pass finished
+
+
+def test_tiled_sampling_decodes_crops_of_the_whole_image_latent():
+    """Temperature > 0: each tile decodes its crop of the draw the whole image would make (the
+    same generator state), so the tiled sample is the whole-image sample up to tiling effects,
+    much closer to it than to the whole-image sample of another seed."""
+    model = random_model("tiny", seed=0)
+    x = torch.rand(1, 3, 96, 160, generator=torch.Generator().manual_seed(3)) * 0.4
+    tiled = enhance_tiled(model, x, 64, 16, temperature=0.8, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        same = model.enhance(x, temperature=0.8, generator=torch.Generator().manual_seed(5))
+        other = model.enhance(x, temperature=0.8, generator=torch.Generator().manual_seed(6))
+    assert _psnr(tiled, same) > _psnr(tiled, other) + 3, (_psnr(tiled, same), _psnr(tiled, other))
