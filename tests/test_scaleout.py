@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from uptflow import scaleout
 from uptflow.scaleout import Share, file_pixels, shard
 
 REPO = Path(__file__).resolve().parents[1]
