@@ -2,7 +2,7 @@
 
 For every image of DICM, LIME and LOL eval15 low (``../shared/data/lowlight_real``; real captures,
 no ground truth) and every method — the input itself, gamma, histogram equalisation, CLAHE
-(``uptflow.baselines``) and each ``--model`` (default: the bundled one) — computes the five
+(``uptflow.evaluation.baselines``) and each ``--model`` (default: the bundled one) — computes the five
 measures of :mod:`uptflow.metrics.no_reference` (mean luminance, newly blown highlights, lit-region
 gain, Immerkaer noise sigma, dark pixels; 0-255 scale, BT.601 luma), prints markdown tables (per
 set and all sets together; means over images, lit-region gain over the images that have lit
@@ -44,7 +44,11 @@ GRID_IMAGES = ("dicm/03.jpg", "lime/7.bmp", "dicm/08.jpg", "lime/3.bmp", "lol/1.
 
 
 def baselines() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
-    from uptflow.baselines import clahe, gamma_correction, histogram_equalization
+    from uptflow.evaluation.baselines import (
+        clahe,
+        gamma_correction,
+        histogram_equalization,
+    )
 
     return {"input": lambda x: x, "gamma": gamma_correction, "HE": histogram_equalization, "CLAHE": clahe}
 

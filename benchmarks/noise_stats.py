@@ -21,9 +21,11 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image
 
+from uptflow.io.pixels import LUMA_BT601
+
 DEFAULT_BINS: tuple[float, ...] = (0.0, 5.0, 10.0, 20.0, 40.0, 80.0)
 """Brightness bin edges (patch mean luminance, 0-255) for :func:`noise_by_brightness`."""
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_LUMA = np.array(LUMA_BT601, dtype=np.float32)
 
 
 def to_float(img: np.ndarray, name: str = "image") -> np.ndarray:

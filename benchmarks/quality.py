@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from uptflow.baselines import BASELINES
+from uptflow.evaluation.baselines import BASELINES
 from uptflow.io.listing import list_images
 from uptflow.io.read import read_rgb
 from uptflow.io.tensors import to_numpy, to_tensor
@@ -63,7 +64,7 @@ def evaluate(bench: Path, subsets: list[str], methods: dict, lpips: bool, limit:
     if lpips:
         from uptflow.metrics import LPIPS
 
-        lpips_net = LPIPS.from_dir()
+        lpips_net = LPIPS.from_dir()  # $UPTFLOW_LPIPS_DIR, ~/.cache/uptflow/lpips, $UPTFLOW_SHARED/data/lpips
     results: dict = {}
     for subset in subsets:
         pairs = _pairs(bench / subset, limit)
@@ -109,10 +110,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")
     args = parser.parse_args(argv)
+    os.environ.setdefault("UPTFLOW_SHARED", str(REPO.parent / "shared"))  # benchmarks run from a checkout
     torch.set_num_threads(args.threads)
     subsets = [s for s in args.subsets.split(",") if s]
     if not args.bench.exists():
-        from uptflow.benchmark_data import write_benchmark_data
+        from uptflow.evaluation.benchmark_data import write_benchmark_data
 
         print(f"writing the benchmark to {args.bench} ...", file=sys.stderr)
         from uptflow.shared_data import shared_root

@@ -34,7 +34,7 @@ def _thumb(rgb: np.ndarray, width: int) -> Image.Image:
 def build_grid(model, paths: list[Path], width: int) -> Image.Image:
     """Rows of (input, gamma, uptflow) thumbnails ``width`` px wide, with a header row."""
     import uptflow
-    from uptflow.baselines import gamma_correction
+    from uptflow.evaluation.baselines import gamma_correction
     from uptflow.io.read import read_rgb
 
     rows = []

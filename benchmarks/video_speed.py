@@ -102,6 +102,7 @@ def main() -> None:
     ap.add_argument("--lengths", default="10,60", help="clip lengths in seconds for the memory rows")
     ap.add_argument("--length-fps", default="2", help="frame rate of the length clips")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--label", default="", help="a note printed with the tables (e.g. 'shared, busy machine')")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--clip", help=argparse.SUPPRESS)
     ap.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
@@ -117,7 +118,8 @@ def main() -> None:
 
     cuda = torch.cuda.is_available()
     print(f"model {Path(args.model).name}; {describe(args.threads)}")
-    print("measured on a shared, busy machine (other jobs running): times are upper bounds")
+    if args.label:
+        print(args.label)
     print()
     head = "| frame size | frames | tile | CPU frames/s | CPU s/frame | CPU peak RSS MiB |" + (
         " GPU frames/s | GPU peak MiB |" if cuda else "")

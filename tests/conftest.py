@@ -24,6 +24,10 @@ def shared_location() -> Path:
 
 
 SHARED = shared_location()
+if SHARED.is_dir():
+    # The package finds shared data only through this setting (never from its own location);
+    # the tests run as a developer who set it.  Tests of the unset case delete it themselves.
+    os.environ.setdefault("UPTFLOW_SHARED", str(SHARED))
 
 
 def on_ci() -> bool:

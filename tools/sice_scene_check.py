@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from uptflow.pixels import luma_bt601, to_unit_float
+from uptflow.io.pixels import luma_bt601, to_unit_float
 
 CHECK_SIZE = 128
 """Long side (px) at which frames are compared; 512 -> 128 also averages JPEG/sensor noise."""

@@ -22,13 +22,14 @@ import numpy as np
 import torch
 
 from uptflow.config import UPTFlowConfig
-from uptflow.exposure import apply_exposure, check_exposure
+from uptflow.inference.exposure import apply_exposure, check_exposure
 from uptflow.inference.memory import BYTES_PER_PIXEL_PER_WIDTH
 from uptflow.inference.memory import bytes_per_pixel as inference_bytes_per_pixel
 from uptflow.inference.models import ModelSpec, load_cached, resolve_device
 from uptflow.inference.options import DEFAULT_OVERLAP, DEFAULT_REFINE, EnhanceOptions
 from uptflow.inference.pipeline import enhance_batch, enhance_samples
 from uptflow.inference.plan import MEMORY_FRACTION, MIN_TILE, Plan, make_plan
+from uptflow.io.pixels import luma_bt601, to_unit_float
 from uptflow.model import UPTFlow
 
 __all__ = [
@@ -127,19 +128,9 @@ def enhance_array(model: UPTFlow, rgb: np.ndarray, temperature: float = 0.0, sam
 # ------------------------------------------------------------------------------------------
 
 
-def _luma(rgb: np.ndarray) -> np.ndarray:
-    """ITU-R BT.601 luma of ``(H, W, 3)`` -> ``(H, W)`` (how PIL converts RGB to L)."""
-    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
-
-
 def _run(model: UPTFlow, rgb: np.ndarray, options: EnhanceOptions, exposure: float = 0.0) -> np.ndarray:
     out = enhance_array(model, rgb, options=options)[0]
-    return apply_exposure(out, exposure)  # uptflow.exposure: EV in linear light, soft shoulder
-
-
-def _from_uint(a: np.ndarray) -> tuple[np.ndarray, float]:
-    scale = 65535.0 if a.dtype == np.uint16 else 255.0
-    return a.astype(np.float32) / np.float32(scale), scale
+    return apply_exposure(out, exposure)  # uptflow.inference.exposure: EV in linear light, soft shoulder
 
 
 def _to_dtype(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -161,10 +152,10 @@ def _enhance_numpy(model: UPTFlow, a: np.ndarray, options: EnhanceOptions, expos
             raise ValueError("image array contains NaN or infinite values")
         f = a.astype(np.float32)  # float input is taken as [0, 1] (clipped)
     else:
-        f, _ = _from_uint(a)
+        f = to_unit_float(a)
     if a.ndim == 2:
         out = _run(model, np.repeat(f[:, :, None], 3, axis=2), options, exposure)
-        return _to_dtype(_luma(out), a.dtype)
+        return _to_dtype(luma_bt601(out), a.dtype)
     out = _run(model, f[:, :, :3], options, exposure)
     if a.shape[2] == 4:
         return np.concatenate([_to_dtype(out, a.dtype), a[:, :, 3:]], axis=2)
@@ -246,7 +237,7 @@ def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed:
         tile_refine: passes over the tiles that refine the image statistics all tiles share
             (only when tiling; 0 = fastest, default 1; see :mod:`uptflow.inference.shared_stats`).
         exposure: EV stops applied to the result in linear light with a soft highlight shoulder
-            that never clips what was not clipped (:func:`uptflow.exposure.apply_exposure`);
+            that never clips what was not clipped (:func:`uptflow.inference.exposure.apply_exposure`);
             0 (default) leaves the result unchanged.
 
     Raises:

@@ -204,7 +204,7 @@ def merge_evaluations(share: Share, result: Any, pairs: Sequence[Any]) -> Any:
     """
     if not share.enabled:
         return result
-    from uptflow.evaluation import EvalResult, _mean
+    from uptflow.evaluation.paired import EvalResult, _mean
 
     order = {rec.name: i for i, rec in enumerate(pairs)}
     parts = share.gather((result.rows, result.skipped, result.source.get("seconds", 0.0)))

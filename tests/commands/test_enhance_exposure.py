@@ -1,4 +1,4 @@
-"""``uptflow enhance --exposure EV``: the result is the plain result passed through uptflow.exposure."""
+"""``uptflow enhance --exposure EV``: the result is the plain result passed through uptflow.inference.exposure."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from uptflow.cli import main
-from uptflow.exposure import apply_exposure
+from uptflow.inference.exposure import apply_exposure
 from uptflow.io.read import load_image
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from uptflow.inference import models as reg
 from uptflow.cli import main
 from uptflow.demo.engine import DemoInputError, Enhancer, supports_exposure
 from uptflow.demo.results import ResultStore
+from uptflow.inference import models as reg
 from uptflow.io.write import save_image
 
 
@@ -117,7 +117,7 @@ def test_exposure_follows_the_cli_where_uptflow_has_it(enhancer, tiny_model, dec
         with pytest.raises(DemoInputError, match="exposure must be between"):
             enhancer.enhance_file(src, exposure=99.0)
     # without the feature (an older uptflow): no slider, and a non-zero value is refused
-    monkeypatch.setitem(sys.modules, "uptflow.exposure", None)
+    monkeypatch.setitem(sys.modules, "uptflow.inference.exposure", None)
     assert not supports_exposure()
     older = Enhancer(enhancer.model, enhancer.store)
     assert not older.exposure

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import SHARED, require_shared  # noqa: E402  (tests/ is on pythonpath)
 from PIL import Image
 
 from uptflow.metrics.lpips import (
@@ -21,7 +22,6 @@ from uptflow.metrics.lpips import (
     require_lpips_weights,
 )
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 WEIGHTS = SHARED / "data" / "lpips"
 CALIB = WEIGHTS / "calibration"
 # Published distances (lpips 0.1.4, alex, v0.1) for ref_dir/X vs dist_dir/X.
@@ -30,8 +30,7 @@ PUBLISHED = {"I03": 0.7237, "I04": 0.2572, "I06": 0.05079, "I08": 0.05205, "I19"
 
 @pytest.fixture(scope="module")
 def net() -> LPIPS:
-    if not WEIGHTS.is_dir():
-        pytest.skip(f"{WEIGHTS} absent")
+    require_shared(WEIGHTS)
     return LPIPS.from_dir(WEIGHTS)
 
 
@@ -73,7 +72,7 @@ def test_missing_weights_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     empty.mkdir()
     monkeypatch.setenv(LPIPS_ENV_VAR, str(empty))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    dirs = default_lpips_dirs(include_repo=False)
+    dirs = default_lpips_dirs(include_shared=False)
     assert dirs == [empty, tmp_path / "home" / ".cache" / "uptflow" / "lpips"]
     assert find_lpips_weights(dirs) is None
     with pytest.raises(LPIPSWeightsMissing) as info:
@@ -88,8 +87,7 @@ def test_missing_weights_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_search_order_and_partial_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not WEIGHTS.is_dir():
-        pytest.skip(f"{WEIGHTS} absent")
+    require_shared(WEIGHTS)
     partial = tmp_path / "partial"
     partial.mkdir()
     (partial / FEATURES_FILE).write_bytes((WEIGHTS / FEATURES_FILE).read_bytes())
@@ -101,8 +99,7 @@ def test_search_order_and_partial_folders(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_wrong_files_give_value_error(tmp_path: Path) -> None:
-    if not WEIGHTS.is_dir():
-        pytest.skip(f"{WEIGHTS} absent")
+    require_shared(WEIGHTS)
     swapped = tmp_path / "swapped"
     swapped.mkdir()
     (swapped / FEATURES_FILE).write_bytes((WEIGHTS / HEADS_FILE).read_bytes())

@@ -10,7 +10,7 @@ from uptflow.validation import seed_arg
 
 
 def add_parser(sub) -> None:
-    from uptflow.benchmark_data import DEFAULT_SEED, SUBSETS
+    from uptflow.evaluation.benchmark_data import DEFAULT_SEED, SUBSETS
 
     p = sub.add_parser(
         "benchmark-data", help="write the project benchmark (Kodak24 synthetic + SICE held-out pairs)",
@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from uptflow.benchmark_data import write_benchmark_data
+    from uptflow.evaluation.benchmark_data import write_benchmark_data
 
     subsets = tuple(s.strip() for s in args.subsets.split(",") if s.strip())
     with tqdm(desc="benchmark-data", unit="pair") as bar:

@@ -94,7 +94,8 @@ def add_parser(sub) -> None:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, folders or glob patterns")
     add_common_arguments(p, temperature=0.0, samples=1)
-    from uptflow.video.cli import VIDEO_EPILOG, add_arguments as add_video_arguments
+    from uptflow.video.cli import VIDEO_EPILOG
+    from uptflow.video.cli import add_arguments as add_video_arguments
 
     add_video_arguments(p)  # --codec --crf --frames-out --fps --frame-by-frame
     p.epilog = EPILOG + VIDEO_EPILOG
@@ -143,9 +144,9 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
     options = api.check_options(temperature=args.temperature, samples=args.samples, tile=args.tile,
                                 overlap=args.overlap, seed=args.seed, tile_refine=args.tile_refine)
     check_output_options(args)
-    from uptflow.exposure import check_exposure
+    from uptflow.inference.exposure import check_exposure
 
-    check_exposure(args.exposure, "--exposure")  # one line before any work (uptflow.exposure)
+    check_exposure(args.exposure, "--exposure")  # one line before any work (uptflow.inference.exposure)
     videos: dict = {}  # video input -> VideoJob (`enhance` only; `sample` has no video options)
     if hasattr(args, "codec"):
         from uptflow.video.cli import split_inputs, video_target
@@ -258,7 +259,7 @@ def _enhance_one(src: Path, targets: list[Path], args: argparse.Namespace, model
                 tiles.refresh()
 
             outs = api.enhance_array(model, loaded.rgb, options=options, plan=plan, progress=tile_progress)
-        from uptflow.exposure import apply_exposure
+        from uptflow.inference.exposure import apply_exposure
 
         outs = [apply_exposure(o, args.exposure) for o in outs]  # EV in linear light, soft shoulder
         with warnings.catch_warnings(record=True) as caught_write:

@@ -94,7 +94,7 @@ class DemoResult:
 
 def supports_exposure() -> bool:
     """Whether this uptflow has exposure control: :func:`uptflow.enhance` takes ``exposure=`` (EV)
-    and :mod:`uptflow.exposure` exists (what ``uptflow enhance --exposure`` applies).  The page
+    and :mod:`uptflow.inference.exposure` exists (what ``uptflow enhance --exposure`` applies).  The page
     shows the exposure slider only then."""
     import importlib.util
 
@@ -103,7 +103,7 @@ def supports_exposure() -> bool:
     if "exposure" not in inspect.signature(uptflow.enhance).parameters:
         return False
     try:
-        return importlib.util.find_spec("uptflow.exposure") is not None
+        return importlib.util.find_spec("uptflow.inference.exposure") is not None
     except (ImportError, ValueError):
         return False
 
@@ -250,7 +250,7 @@ class Enhancer:
         if exposure and not self.exposure:
             raise DemoInputError("exposure control is not available in this version of uptflow")
         if self.exposure:
-            from uptflow.exposure import check_exposure
+            from uptflow.inference.exposure import check_exposure
 
             try:
                 ev = check_exposure(float(exposure), "exposure")
@@ -274,7 +274,7 @@ class Enhancer:
         outs = api.enhance_array(self.model, loaded.rgb, temperature=float(temperature), samples=samples,
                                  seed=seed if temperature > 0 else None, tile=self.tile, progress=on_step)
         if self.exposure:  # as `uptflow enhance --exposure EV` (EV 0 returns the result unchanged)
-            from uptflow.exposure import apply_exposure
+            from uptflow.inference.exposure import apply_exposure
 
             outs = [apply_exposure(o, ev) for o in outs]
         seconds = time.perf_counter() - start

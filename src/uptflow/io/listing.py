@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -17,7 +18,7 @@ from typing import Sequence
 from uptflow.io.formats import file_problem, is_image_name
 from uptflow.messages import show_path
 
-__all__ = ["ImageListing", "SkippedInput", "collect_images", "list_images"]
+__all__ = ["natural_key", "ImageListing", "SkippedInput", "collect_images", "list_images"]
 
 _GLOB_CHARS = set("*?[")
 
@@ -137,3 +138,15 @@ def _identity(p: Path) -> Path:
         return p.resolve()
     except (OSError, RuntimeError):  # a loop somewhere above: fall back to the name itself
         return p.absolute()
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(s: str) -> list[object]:
+    """Sort key putting ``"frame2"`` before ``"frame10"``: digit runs compare as integers.
+
+    Text and number parts alternate (``re.split`` with a capturing group always starts with a
+    text part), so two keys never compare an ``int`` with a ``str``.
+    """
+    return [int(t) if t.isdigit() else t for t in _DIGITS.split(s)]

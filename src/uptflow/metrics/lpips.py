@@ -26,6 +26,8 @@ from typing import Iterable, Sequence
 import torch
 from torch import Tensor, nn
 
+from uptflow.shared_data import optional_shared_path
+
 from .psnr import ImageLike, per_image_output, prepare_pair
 
 __all__ = [
@@ -55,26 +57,18 @@ class LPIPSWeightsMissing(FileNotFoundError):
     """The two LPIPS weight files could not be found (they are never downloaded)."""
 
 
-def _repo_lpips_dir() -> Path | None:
-    """``<repo>/../shared/data/lpips`` when running from a source checkout, else ``None``."""
-    repo_root = Path(__file__).resolve().parents[3]
-    if not (repo_root / "pyproject.toml").is_file():
-        return None
-    candidate = repo_root.parent / "shared" / "data" / "lpips"
-    return candidate if candidate.is_dir() else None
-
-
-def default_lpips_dirs(include_repo: bool = True) -> list[Path]:
-    """Folders searched for the weights, in order: env var, user cache, repo-relative shared data."""
+def default_lpips_dirs(include_shared: bool = True) -> list[Path]:
+    """Folders searched for the weights, in order: ``$UPTFLOW_LPIPS_DIR``, the user cache,
+    ``$UPTFLOW_SHARED/data/lpips`` (the project's shared data, only when that variable is set)."""
     dirs: list[Path] = []
     env = os.environ.get(LPIPS_ENV_VAR)
     if env:
         dirs.append(Path(env).expanduser())
     dirs.append(Path.home() / ".cache" / "uptflow" / "lpips")
-    if include_repo:
-        repo_dir = _repo_lpips_dir()
-        if repo_dir is not None:
-            dirs.append(repo_dir)
+    if include_shared:
+        shared = optional_shared_path("data", "lpips")
+        if shared is not None:
+            dirs.append(shared)
     return dirs
 
 

@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from uptflow.io.pixels import LUMA_BT601
+
 __all__ = ["BLOWN_LEVEL", "DARK_LEVEL", "LIT_LEVEL", "NaturalnessScores", "dark_fraction", "lit_region_gain",
            "luma", "mean_luminance", "naturalness", "newly_blown", "noise_sigma"]
 
@@ -39,7 +41,7 @@ LIT_LEVEL = 110.0
 """An input pixel is already lit when its luma is at least this (0-255)."""
 DARK_LEVEL = 20.0
 """An output pixel is dark when its luma is below this (0-255)."""
-_BT601 = np.array([0.299, 0.587, 0.114], dtype=np.float64)
+_BT601 = np.array(LUMA_BT601, dtype=np.float64)
 
 
 def _to255(img: np.ndarray, name: str) -> np.ndarray:

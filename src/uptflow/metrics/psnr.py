@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from uptflow.pixels import to_unit_float
+from uptflow.io.pixels import to_unit_float
 
 ImageLike = Union[Tensor, np.ndarray]
 InputKind = Literal["batch", "single", "numpy"]

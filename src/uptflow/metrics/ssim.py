@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from uptflow.pixels import LUMA_BT601
+from uptflow.io.pixels import LUMA_BT601
 
 from .psnr import ImageLike, per_image_output, prepare_pair
 

@@ -206,7 +206,7 @@ def run_videos(planned: list[tuple[VideoJob, Path]], args: argparse.Namespace, m
                                          min(args.overlap, max(tile - 1, 0)), args.tile_refine)
                 ev = float(getattr(args, "exposure", 0.0) or 0.0)
                 if ev:  # --exposure as for images, on every enhanced frame
-                    from uptflow.exposure import apply_exposure
+                    from uptflow.inference.exposure import apply_exposure
 
                     enhancer = _with_exposure(enhancer, ev, apply_exposure)
                 frames_dir = frames_root / target.stem if frames_root is not None else None

@@ -28,6 +28,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from uptflow.io.pixels import luma_bt601
+
 __all__ = ["StatsEMA", "SceneCutDetector", "TemporalDenoiser"]
 
 
@@ -64,7 +66,7 @@ class StatsEMA:
 
 def _thumbnail(x: torch.Tensor) -> torch.Tensor:
     """``(1, 3, H, W)`` -> ``(18, 32)`` luma area averages (float32)."""
-    luma = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]).float()
+    luma = luma_bt601(x.float(), channel_axis=1).unsqueeze(1)
     return F.adaptive_avg_pool2d(luma, (18, 32))[0, 0]
 
 

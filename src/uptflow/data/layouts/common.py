@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from uptflow.io.formats import IMAGE_EXTENSIONS
-from uptflow.text import natural_key
+from uptflow.io.listing import natural_key
 
 __all__ = ["PairRecord", "LAYOUTS", "SPLITS", "NPY_SUFFIX", "SHOW", "log"]
 

@@ -7,8 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
+from uptflow.io.pixels import to_unit_float
 from uptflow.io.read import read_rgb
-from uptflow.pixels import to_unit_float
 
 from .common import NPY_SUFFIX, PairRecord, log
 

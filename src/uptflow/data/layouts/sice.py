@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from uptflow.io.listing import natural_key
 from uptflow.shared_data import shared_path
-from uptflow.text import natural_key
 
 from .common import PairRecord, log, require_dir, shown
 

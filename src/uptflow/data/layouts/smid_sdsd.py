@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from uptflow.text import natural_key
+from uptflow.io.listing import natural_key
 
 from .common import NPY_SUFFIX, PairRecord, child, files, log, match_folders, report_unmatched, shown, subdirs
 

@@ -1,4 +1,4 @@
-"""uptflow.pixels: integer -> unit float scaling and BT.601 luma, numpy and torch alike."""
+"""uptflow.io.pixels: integer -> unit float scaling and BT.601 luma, numpy and torch alike."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from uptflow.pixels import LUMA_BT601, luma_bt601, to_unit_float
+from uptflow.io.pixels import LUMA_BT601, luma_bt601, to_unit_float
 
 
 def test_to_unit_float_scales_each_integer_type_to_full_range() -> None:

@@ -1,4 +1,4 @@
-"""Exposure control (uptflow.exposure): identity at 0, monotone, linear-light gain, no new clipping."""
+"""Exposure control (uptflow.inference.exposure): identity at 0, monotone, linear-light gain, no new clipping."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from uptflow.exposure import KNEE, apply_exposure, check_exposure, shoulder
+from uptflow.inference.exposure import KNEE, apply_exposure, check_exposure, shoulder
 
 RAMP = np.linspace(0.0, 1.0, 4097)  # float64 grey ramp, includes exact 0 and 1
 

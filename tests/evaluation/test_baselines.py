@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uptflow.baselines import BASELINES, gamma_correction, histogram_equalization
+from uptflow.evaluation.baselines import BASELINES, gamma_correction, histogram_equalization
 
 
 def _dark(seed: int = 0) -> np.ndarray:

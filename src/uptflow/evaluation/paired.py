@@ -26,9 +26,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from uptflow.io.listing import natural_key
 from uptflow.messages import one_line, quoted_path, show_path
 from uptflow.metrics import LPIPS, EvalProtocol, LPIPSWeightsMissing, evaluate_pair, summarize
-from uptflow.text import natural_key
 
 __all__ = [
     "EvalResult",

@@ -1,6 +1,6 @@
-"""uptflow.text.natural_key: numbers inside names sort by value."""
+"""uptflow.io.listing.natural_key: numbers inside names sort by value."""
 
-from uptflow.text import natural_key
+from uptflow.io.listing import natural_key
 
 
 def test_natural_key_orders_numbers_by_value() -> None:

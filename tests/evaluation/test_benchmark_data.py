@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from uptflow.benchmark_data import write_benchmark_data
 from uptflow.cli import main
+from uptflow.evaluation.benchmark_data import write_benchmark_data
 from uptflow.io.read import read_rgb
 
 
