@@ -9,6 +9,7 @@ run without its data must not look green.
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,11 @@ def shared_location() -> Path:
 
 
 SHARED = shared_location()
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    # A runner started in the background of a non-interactive shell inherits SIGINT ignored (and so
+    # would every subprocess); the Ctrl-C tests need Python's usual handler, as a terminal user has.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 if SHARED.is_dir():
     # The package finds shared data only through this setting (never from its own location);
     # the tests run as a developer who set it.  Tests of the unset case delete it themselves.
