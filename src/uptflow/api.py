@@ -103,16 +103,20 @@ def enhance_array(model: UPTFlow, rgb: np.ndarray, temperature: float = 0.0, sam
                   seed: int | None = None, tile: int | None = None, overlap: int = DEFAULT_OVERLAP,
                   progress: Callable[[int, int], None] | None = None,
                   budget_bytes: int | None = None, tile_refine: int = DEFAULT_REFINE, *,
-                  options: EnhanceOptions | None = None, plan: Plan | None = None) -> list[np.ndarray]:
+                  options: EnhanceOptions | None = None, plan: Plan | None = None,
+                  exposure: float = 0.0) -> list[np.ndarray]:
     """Enhance one ``(H, W, 3)`` float array in ``[0, 1]``; return ``samples`` arrays like it.
 
     Sample ``i`` uses seed ``seed + i`` (so sample 0 does not change when more are asked for);
     at temperature 0 every sample would be identical, so ``samples`` must then be 1.
     ``options`` (already validated, e.g. by the CLI) replaces the loose option arguments;
-    ``plan`` a plan made for this image (see :func:`uptflow.inference.plan.make_plan`).
+    ``plan`` a plan made for this image (see :func:`uptflow.inference.plan.make_plan`);
+    ``exposure``: EV applied to every result (:func:`uptflow.inference.exposure.apply_exposure`;
+    0 leaves them unchanged) — the one place the CLI, the demo and :func:`enhance` apply it.
     """
     from uptflow.io.tensors import to_numpy, to_tensor
 
+    exposure = check_exposure(exposure)
     if options is None:
         options = EnhanceOptions(temperature=temperature, seed=seed, samples=samples, tile=tile, overlap=overlap,
                                  tile_refine=tile_refine, budget_bytes=budget_bytes)
@@ -120,7 +124,8 @@ def enhance_array(model: UPTFlow, rgb: np.ndarray, temperature: float = 0.0, sam
     clean = np.nan_to_num(np.asarray(rgb, dtype=np.float32), nan=0.0)  # a copy: the caller's array is kept
     x = to_tensor(np.clip(clean, 0.0, 1.0, out=clean)).to(device)
     del clean  # to_tensor copied it: one image-sized buffer less during the run
-    return [to_numpy(y) for y in enhance_samples(model, x, options, progress=progress, plan=plan)]
+    return [apply_exposure(to_numpy(y), exposure) for y in enhance_samples(model, x, options, progress=progress,
+                                                                           plan=plan)]
 
 
 # ------------------------------------------------------------------------------------------
@@ -129,8 +134,7 @@ def enhance_array(model: UPTFlow, rgb: np.ndarray, temperature: float = 0.0, sam
 
 
 def _run(model: UPTFlow, rgb: np.ndarray, options: EnhanceOptions, exposure: float = 0.0) -> np.ndarray:
-    out = enhance_array(model, rgb, options=options)[0]
-    return apply_exposure(out, exposure)  # uptflow.inference.exposure: EV in linear light, soft shoulder
+    return enhance_array(model, rgb, options=options, exposure=exposure)[0]
 
 
 def _to_dtype(x: np.ndarray, dtype: np.dtype) -> np.ndarray:

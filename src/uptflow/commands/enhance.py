@@ -258,10 +258,8 @@ def _enhance_one(src: Path, targets: list[Path], args: argparse.Namespace, model
                 tiles.n = done
                 tiles.refresh()
 
-            outs = api.enhance_array(model, loaded.rgb, options=options, plan=plan, progress=tile_progress)
-        from uptflow.inference.exposure import apply_exposure
-
-        outs = [apply_exposure(o, args.exposure) for o in outs]  # EV in linear light, soft shoulder
+            outs = api.enhance_array(model, loaded.rgb, options=options, plan=plan, progress=tile_progress,
+                                     exposure=args.exposure)  # EV in linear light, soft shoulder
         with warnings.catch_warnings(record=True) as caught_write:
             warnings.simplefilter("always")
             for target, rgb in zip(targets, outs):

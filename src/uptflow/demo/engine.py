@@ -272,11 +272,8 @@ class Enhancer:
                 progress(done, total)
 
         outs = api.enhance_array(self.model, loaded.rgb, temperature=float(temperature), samples=samples,
-                                 seed=seed if temperature > 0 else None, tile=self.tile, progress=on_step)
-        if self.exposure:  # as `uptflow enhance --exposure EV` (EV 0 returns the result unchanged)
-            from uptflow.inference.exposure import apply_exposure
-
-            outs = [apply_exposure(o, ev) for o in outs]
+                                 seed=seed if temperature > 0 else None, tile=self.tile, progress=on_step,
+                                 exposure=ev if self.exposure else 0.0)  # as `uptflow enhance --exposure EV`
         seconds = time.perf_counter() - start
 
         folder = self.store.new_folder()
