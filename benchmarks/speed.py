@@ -85,6 +85,7 @@ def worker(args: argparse.Namespace) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
     from uptflow.model import UPTFlow
+    from uptflow.nets import pointwise
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -141,8 +142,21 @@ def worker(args: argparse.Namespace) -> dict:
         "median_s": statistics.median(walls), "min_s": min(walls),
         "cpu_median_s": statistics.median(cpus), "gflop": flops / 1e9,
         "peak_bytes": peak, "base_bytes": base_rss if device.type == "cpu" else 0,
-        "pixels": h * w,
+        "pixels": h * w, "pointwise": pointwise.backend(),
     }
+
+
+def pointwise_line(threads: int, mode: str) -> str:
+    """The 1x1-convolution backend the workers use, with this machine's probe timings."""
+    import torch
+
+    from uptflow.nets import pointwise
+
+    torch.set_num_threads(threads)
+    times = pointwise.measure()
+    chosen = pointwise.choose(times) if mode == "auto" else mode
+    return (f"1x1 convolutions (strips, {threads} threads): {chosen} ({mode}); probe 48->127 ch on a "
+            f"4096-px strip: oneDNN conv {times['conv'] * 1e3:.2f} ms, GEMM {times['gemm'] * 1e3:.2f} ms")
 
 
 def _choose_tile(args: argparse.Namespace, model, h: int, w: int) -> int | None:
@@ -161,7 +175,8 @@ def _row(r: dict, ceiling: float) -> str:
     gfs = r["gflop"] / r["min_s"]
     extra = (r["peak_bytes"] - r["base_bytes"]) / r["pixels"]
     tile = "-" if r["tile"] is None else f"{r['tile']} (refine {r.get('tile_refine', 1)})"
-    return (f"| {r['preset']} | {r['size']} | {r['device']} | {tile} | {r['median_s']:.2f} | "
+    device = r["device"] + (f" ({r['pointwise']} 1x1)" if r.get("pointwise") else "")
+    return (f"| {r['preset']} | {r['size']} | {device} | {tile} | {r['median_s']:.2f} | "
             f"{r['min_s']:.2f} | {r['cpu_median_s']:.2f} | {r['peak_bytes'] / 2**20:.0f} | "
             f"{extra / 1024:.2f} | {r['gflop']:.0f} | {gfs:.1f} | {100 * gfs / ceiling:.0f} % |")
 
@@ -183,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", type=int, nargs="?", const=15, default=0, metavar="ROWS",
                    help="after the timed runs, profile one more run with torch.profiler and print the ROWS "
                         "(default 15) ops with the most self CPU time")
+    p.add_argument("--pointwise", default="auto", choices=["auto", "conv", "gemm"],
+                   help="1x1 convolutions of strip-wise inference: measured choice (auto, what users get), "
+                        "oneDNN convolution or GEMM (sets UPTFLOW_POINTWISE for the workers)")
     p.add_argument("--json", type=Path, help="also write the raw rows to this file")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--preset", help=argparse.SUPPRESS)
@@ -207,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
                 cmd.append("--malloc-tune")
             if args.profile:
                 cmd += ["--profile", str(args.profile)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
+            proc = subprocess.run(cmd, capture_output=True, text=True,
+                                  env=dict(os.environ, UPTFLOW_POINTWISE=args.pointwise))
             lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
             if proc.returncode != 0 or not lines:
                 tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"]
@@ -217,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(_row(row, ceiling), file=sys.stderr, flush=True)
     print(f"\n{describe(args.threads)}")
-    print(f"sgemm ceiling ({args.threads} threads): {ceiling:.1f} GFLOP/s\n")
+    print(f"sgemm ceiling ({args.threads} threads): {ceiling:.1f} GFLOP/s")
+    print(f"{pointwise_line(args.threads, args.pointwise)}\n")
     print("| preset | size (HxW) | device | tile | median s | min s | CPU s (median) | peak MiB | "
           "KiB/px over base | GFLOP | GFLOP/s (min) | of sgemm |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")

@@ -110,10 +110,11 @@ def _capture(graph: torch.nn.Module, example: torch.Tensor):
     from torch.export import Dim
 
     from uptflow.nets import pooled_stats
+    from uptflow.nets.pointwise import use_backend
     from uptflow.nets.strips import strip_size
 
     dyn = ({2: Dim.DYNAMIC, 3: Dim.DYNAMIC},)
-    with torch.no_grad(), strip_size(None), pooled_stats.use(None), \
+    with torch.no_grad(), strip_size(None), pooled_stats.use(None), use_backend("conv"), \
             torch.fx.experimental._config.patch(backed_size_oblivious=True):
         return torch.export.export(graph, (example,), dynamic_shapes=dyn, strict=False)
 

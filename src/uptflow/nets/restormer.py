@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from uptflow.nets import pooled_stats
+from uptflow.nets.pointwise import pointwise
 from uptflow.nets.strips import empty_like_layout, strip_bounds, strip_map
 
 
@@ -69,7 +70,7 @@ class ChannelAttention(nn.Module):
         if norm is not None:
             x = norm(x)
         b, c, h, w = x.shape
-        q, k, v = self.qkv_dwconv(self.qkv(x)).chunk(3, dim=1)
+        q, k, v = self.qkv_dwconv(pointwise(x, self.qkv.weight)).chunk(3, dim=1)
         shape = (b, self.heads, c // self.heads, h * w)
         q = F.normalize(q.reshape(shape), dim=-1)
         k = F.normalize(k.reshape(shape), dim=-1)
@@ -95,7 +96,7 @@ class ChannelAttention(nn.Module):
         def local(s: torch.Tensor, lo: int, hi: int, r0: int, r1: int) -> torch.Tensor:
             if norm is not None:
                 s = norm(s)
-            y = F.conv2d(F.conv2d(s, w_qkv[lo:hi]), w_dw[lo:hi], padding=1, groups=hi - lo)
+            y = F.conv2d(pointwise(s, w_qkv[lo:hi]), w_dw[lo:hi], padding=1, groups=hi - lo)
             return y[:, :, r0:r1]
 
         st = pooled_stats.active()
@@ -161,8 +162,8 @@ class GatedFeedForward(nn.Module):
         return strip_map(lambda s: self._local(s if norm is None else norm(s)), x, radius=1)
 
     def _local(self, x: torch.Tensor) -> torch.Tensor:
-        a, b = self.dwconv(self.project_in(x)).chunk(2, dim=1)
-        return self.project_out(F.gelu(a) * b)
+        a, b = self.dwconv(pointwise(x, self.project_in.weight)).chunk(2, dim=1)
+        return pointwise(F.gelu(a) * b, self.project_out.weight)
 
 
 class RestormerBlock(nn.Module):

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from uptflow.nets.pointwise import pointwise
 from uptflow.nets.pooled_stats import pooled_mean
 from uptflow.nets.sampling import UpsampledRows
 from uptflow.nets.strips import strip_map, strip_pixels
@@ -160,7 +161,8 @@ class LocallyEnhancedFeedForward(nn.Module):
         return self.eca(strip_map(local, x, radius=1))
 
     def _local(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv2(self.dwconv(self.conv1(x)))
+        hidden = self.dwconv(pointwise(x, self.conv1.weight, self.conv1.bias))
+        return pointwise(hidden, self.conv2.weight, self.conv2.bias)
 
 
 class UPWindowBlock(nn.Module):

@@ -1,0 +1,134 @@
+"""1x1 convolutions of strip-wise inference: oneDNN convolution or one GEMM, chosen by measurement.
+
+A 1x1 convolution of a channels-last (B, C, H, W) map is one (B*H*W, C) @ (C, C') product over
+memory that is already laid out as that matrix.  ``F.conv2d`` computes it through oneDNN, which
+on some CPUs pays a per-call primitive and weight-layout cost that dominates the many small
+convolutions of strip-wise inference (issue #18: 1.7 ms per call on an Intel Xeon, ~1,800 calls
+per 256x256 paper-lol enhancement); on others (AMD EPYC, measured 2026-11-29) oneDNN's 1x1 kernel
+is the faster of the two.  ``F.linear`` on the (B, H, W, C) view is a plain BLAS GEMM with no
+per-call layout work.  Which is faster is a property of the CPU and the libraries, not of the
+code, so it is measured once per process and thread count (:func:`backend`), on a strip of the
+size inference uses.
+
+The choice only changes float summation order (both compute the same product), never the
+result beyond rounding; the GEMM is taken only when it is clearly faster (by
+:data:`GEMM_MARGIN`), so a machine where the two are close keeps one stable answer from run to
+run.  ``UPTFLOW_POINTWISE=conv|gemm`` forces either (``auto``, the default, measures).  With
+autograd on (training), on GPUs and for maps that are not channels-last it is always
+``F.conv2d``.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import threading
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+
+BACKENDS = ("conv", "gemm")
+#: The GEMM must take at most this fraction of the convolution's time to be chosen.
+GEMM_MARGIN = 0.8
+#: Shape of the timed probe: a 4096-px strip (16 x 256, the default strip of ``nets.strips``),
+#: 48 -> 127 channels (the paper network's first-level feed-forward).
+_PROBE = (48, 127, 16, 256)
+
+#: A backend fixed for the current context (``use_backend``), e.g. ``conv`` while exporting a graph.
+_override: ContextVar[str | None] = ContextVar("uptflow_pointwise_backend", default=None)
+_lock = threading.Lock()
+_chosen: dict[int, str] = {}  # threads -> backend
+
+
+def is_channels_last(x: torch.Tensor) -> bool:
+    """True when the (B, C, H, W) tensor's channels are its innermost, contiguous axis."""
+    return x.dim() == 4 and x.permute(0, 2, 3, 1).is_contiguous()
+
+
+def forced_backend() -> str | None:
+    """``UPTFLOW_POINTWISE`` when it names a backend, ``None`` for ``auto`` / unset.
+
+    Raises ``ValueError`` (one line) for any other value.
+    """
+    value = os.environ.get("UPTFLOW_POINTWISE", "auto").strip().lower()
+    if value in ("", "auto"):
+        return None
+    if value not in BACKENDS:
+        raise ValueError(f"UPTFLOW_POINTWISE must be auto, conv or gemm, got {value!r}")
+    return value
+
+
+def _gemm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    y = F.linear(x.permute(0, 2, 3, 1), weight.reshape(weight.shape[0], weight.shape[1]), bias)
+    return y.permute(0, 3, 1, 2)
+
+
+def _median_seconds(fn, repeats: int) -> float:
+    fn()  # warm-up: primitive creation, allocator
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def measure(repeats: int = 7) -> dict[str, float]:
+    """Median seconds per call of each backend on the probe strip (CPU, float32, no autograd)."""
+    cin, cout, h, w = _PROBE
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(1, cin, h, w, generator=gen).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(cout, cin, 1, 1, generator=gen)
+    with torch.no_grad():
+        return {"conv": _median_seconds(lambda: F.conv2d(x, weight), repeats),
+                "gemm": _median_seconds(lambda: _gemm(x, weight, None), repeats)}
+
+
+def choose(times: dict[str, float]) -> str:
+    """The backend for measured ``times``: the GEMM only if clearly faster (:data:`GEMM_MARGIN`)."""
+    return "gemm" if times["gemm"] <= GEMM_MARGIN * times["conv"] else "conv"
+
+
+@contextmanager
+def use_backend(name: str) -> Iterator[None]:
+    """Use backend ``name`` inside the block, in this thread / context only (an exported graph
+    keeps its Conv nodes; a test fixes the arithmetic)."""
+    if name not in BACKENDS:
+        raise ValueError(f"pointwise backend must be one of {BACKENDS}, got {name!r}")
+    token = _override.set(name)
+    try:
+        yield
+    finally:
+        _override.reset(token)
+
+
+def backend() -> str:
+    """This context's backend: ``use_backend``'s, else ``UPTFLOW_POINTWISE``'s, else the one
+    measured for the current thread count (on first use, then cached for the process)."""
+    forced = _override.get() or forced_backend()
+    if forced is not None:
+        return forced
+    threads = torch.get_num_threads()
+    found = _chosen.get(threads)
+    if found is None:
+        with _lock:  # one measurement per thread count, even when many threads start at once
+            found = _chosen.get(threads)
+            if found is None:
+                found = _chosen[threads] = choose(measure())
+    return found
+
+
+def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.conv2d(x, weight, bias)`` for a 1x1 ``weight`` (C', C, 1, 1) and ``x`` (B, C, H, W).
+
+    Returns (B, C', H, W) in ``x``'s layout.  A channels-last CPU map without autograd uses
+    :func:`backend`'s choice.
+    """
+    if (torch.is_grad_enabled() or x.device.type != "cpu" or not is_channels_last(x)
+            or backend() == "conv"):
+        return F.conv2d(x, weight, bias)
+    return _gemm(x, weight, bias)
