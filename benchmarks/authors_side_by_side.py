@@ -68,7 +68,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine_info import describe  # noqa: E402  (benchmarks/ is not a package)
+from machine_info import describe, peak_rss_bytes  # noqa: E402  (benchmarks/ is not a package)
 from speed import _parse_size  # noqa: E402
 
 PROG = "authors_side_by_side.py"
@@ -274,17 +274,9 @@ def worker(args: argparse.Namespace) -> dict:
     with torch.inference_mode():
         run(image)
         run(image)
-    return {"peak_bytes": _vm_hwm_bytes(), "ru_maxrss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    return {"peak_bytes": peak_rss_bytes(), "ru_maxrss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
-def _vm_hwm_bytes() -> int:
-    """Peak resident set of this process image (``VmHWM``); unlike ``ru_maxrss`` it does not
-    inherit the parent's peak across fork/vfork + exec."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def peak_mib(args: argparse.Namespace, which: str, size: str, weights: Path) -> str:

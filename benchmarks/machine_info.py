@@ -66,6 +66,24 @@ def describe(threads: int | None = None) -> str:
             f"{libs}")
 
 
+def peak_rss_bytes() -> int:
+    """Peak resident set of this process image in bytes (``VmHWM``).
+
+    Not ``ru_maxrss``: Linux carries it over fork + exec, so a benchmark worker started by a
+    parent holding 400 MiB would report at least 400 MiB whatever it used itself.
+    """
+    import resource
+
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
 def top_ops(fn, rows: int = 15) -> str:
     """Profile one call of ``fn()`` with ``torch.profiler`` and return the table of the ``rows``
     ops that take the most self CPU time (what to optimise first)."""

@@ -1,7 +1,8 @@
 """Inference speed and memory of ``UPTFlow.enhance`` (encoder + reverse flow at z = 0).
 
 Every (preset, size) configuration runs in a FRESH subprocess so peak-memory figures do not
-mix: on CPU the peak is the process's maximum resident set (``ru_maxrss``), on CUDA
+mix: on CPU the peak is the process's maximum resident set (``VmHWM``, not ``ru_maxrss``, which
+Linux carries over from the parent), on CUDA
 ``torch.cuda.max_memory_allocated``.  One un-timed warm-up run, then ``--runs`` timed runs give
 the median and min wall time (and the process CPU time, which is less disturbed by other jobs
 sharing the cores) and the peak memory; only then is one more run made under
@@ -29,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine_info import describe  # noqa: E402  (benchmarks/ is not a package)
+from machine_info import describe, peak_rss_bytes  # noqa: E402  (benchmarks/ is not a package)
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -65,10 +65,6 @@ def sgemm_gflops(threads: int, n: int = 2048, repeats: int = 5) -> float:
         a @ b
         best = min(best, time.perf_counter() - t)
     return 2 * n**3 / best / 1e9
-
-
-def _peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
 def _current_rss_bytes() -> int:
@@ -123,7 +119,7 @@ def worker(args: argparse.Namespace) -> dict:
         sync()
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
-    peak = (torch.cuda.max_memory_allocated() if device.type == "cuda" else _peak_rss_bytes())
+    peak = (torch.cuda.max_memory_allocated() if device.type == "cuda" else peak_rss_bytes())  # VmHWM, not the parent's
     # FLOPs last: FlopCounterMode's dispatch wrapper holds extra memory, which is not enhance's.
     counter = FlopCounterMode(display=False)
     with counter:
@@ -156,7 +152,7 @@ def pointwise_line(threads: int, mode: str) -> str:
     times = pointwise.measure()
     chosen = pointwise.choose(times) if mode == "auto" else mode
     return (f"1x1 convolutions (strips, {threads} threads): {chosen} ({mode}); probe 48->127 ch on a "
-            f"4096-px strip: oneDNN conv {times['conv'] * 1e3:.2f} ms, GEMM {times['gemm'] * 1e3:.2f} ms")
+            f"4096-px strip: F.conv2d {times['conv'] * 1e3:.2f} ms, GEMM {times['gemm'] * 1e3:.2f} ms")
 
 
 def _choose_tile(args: argparse.Namespace, model, h: int, w: int) -> int | None:

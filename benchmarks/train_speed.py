@@ -6,7 +6,7 @@ Usage::
     python benchmarks/train_speed.py --presets small --crop 96 --cpu-batch 4 --iters 5
 
 Each (device, preset) runs in its own subprocess so the peak memory is that configuration's:
-CPU reports the peak resident set size of the process (``ru_maxrss``), CUDA
+CPU reports the peak resident set size of the process (``VmHWM``), CUDA
 ``torch.cuda.max_memory_allocated``.  The step timed is :meth:`uptflow.training.Trainer._step`
 (forward, backward, gradient norm, Adam) on random images, after ``--warmup`` untimed steps
 (the first also initialises ActNorm).  Content does not change the cost of this network.
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine_info import describe  # noqa: E402  (benchmarks/ is not a package)
+from machine_info import describe, peak_rss_bytes  # noqa: E402  (benchmarks/ is not a package)
 
 
 def _worker(args: argparse.Namespace) -> dict:
@@ -79,7 +78,7 @@ def _worker(args: argparse.Namespace) -> dict:
             peak = torch.cuda.max_memory_allocated() / 2**20
             device_name = torch.cuda.get_device_name()
         else:
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+            peak = peak_rss_bytes() / 2**20  # VmHWM (ru_maxrss includes the parent's peak)
             device_name = f"CPU, {torch.get_num_threads()} threads"
         times.sort()
         median = times[len(times) // 2]

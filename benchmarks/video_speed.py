@@ -1,7 +1,7 @@
 """Video enhancement speed and memory: frames/s and peak RSS per frame size, and peak RSS
 against clip length (memory must not grow with the clip).
 
-Every measurement runs in a fresh subprocess (peak RSS = that process's ``ru_maxrss``) over the
+Every measurement runs in a fresh subprocess (peak RSS = that process's ``VmHWM``) over the
 whole pipeline: PyAV decode -> FrameEnhancer (shared statistics + temporal filter) -> libx264
 encode, written atomically.  Input clips are generated night clips
 (``uptflow.video.synthetic.NightClip``, a Kodak photo resized to the frame size).  Frames/s
@@ -49,8 +49,6 @@ def make_clip(path: Path, h: int, w: int, frames: int, rate: Fraction) -> None:
 
 
 def child(args: argparse.Namespace) -> None:
-    import resource
-
     import torch
 
     from uptflow import api
@@ -75,7 +73,10 @@ def child(args: argparse.Namespace) -> None:
 
         n = transcode(src, writer, enh, None, tick)
     fps = (n - 1) / (stamps[-1] - stamps[0]) if n > 1 else float("nan")
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from machine_info import peak_rss_bytes  # benchmarks/ is not a package
+
+    rss = peak_rss_bytes() / 2**20  # VmHWM (ru_maxrss includes the parent's peak)
     gpu = torch.cuda.max_memory_allocated() / 2**20 if args.device == "cuda" else None
     print(json.dumps({"frames": n, "fps": fps, "rss_mib": rss, "gpu_mib": gpu, "tile": tile}))
 
