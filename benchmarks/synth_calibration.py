@@ -238,6 +238,27 @@ def _plot_pil(rows: dict[str, dict[str, object]], out: Path, edges: np.ndarray) 
     img.save(out)
 
 
+def parse_overrides(items: list[str]) -> dict[str, object]:
+    """``["brightness=[0.0275,0.25]", ...]`` -> SynthParams overrides (values read as YAML),
+    checked by building the parameters once.  Raises ``ValueError`` (one line) for a bad item."""
+    import yaml
+
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects FIELD=VALUE, got {item!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    if out:
+        from uptflow.data.synthesis import with_overrides
+
+        try:
+            with_overrides(SynthParams(), **out)
+        except (TypeError, ValueError) as err:
+            raise ValueError(str(err).splitlines()[0]) from None
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=60, help="number of training photos to synthesise from")
@@ -245,7 +266,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--side-by-side", type=Path, default=REPO / "docs" / "images" / "synth_vs_real.jpg",
                     help="real vs synthetic JPEG grid")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="also measure the defaults with these SynthParams overrides (a training recipe's "
+                         "data.synth), e.g. --set brightness=[0.0275,0.25]; repeatable")
     args = ap.parse_args(argv)
+    try:
+        recipe = parse_overrides(args.set)
+    except ValueError as err:
+        print(f"synth_calibration.py: error: {err}", file=sys.stderr)
+        return 2
     if not DATA.is_dir():
         print(f"shared data not found: {DATA}", file=sys.stderr)
         return 2
@@ -257,8 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     normal = [load_resized(p) for p in photos]
     synth: dict[str, list[np.ndarray]] = {}
     relit_flags: list[bool] = []
-    for name, override in (("synthetic (global only)", {"global_prob": 1.0}),
-                           ("synthetic (illumination only)", {"global_prob": 0.0}), ("synthetic (defaults)", {})):
+    variants = [("synthetic (global only)", {"global_prob": 1.0}),
+                ("synthetic (illumination only)", {"global_prob": 0.0}), ("synthetic (defaults)", {})]
+    if recipe:
+        variants.append((f"synthetic ({', '.join(args.set)})", recipe))
+    for name, override in variants:
         rng = np.random.default_rng(args.seed)
         outs = []
         for img in normal:
