@@ -52,6 +52,7 @@ def _worker(args: argparse.Namespace) -> dict:
         cfg = TrainConfig.from_dict(merge(preset_dict(args.preset), {
             "data": {"low_dir": "unused", "normal_dir": "unused", "crop": args.crop},
             "train": {"batch_size": args.batch, "device": args.device, "amp": args.amp, "progress": False,
+                      "cpu_amp": bool(args.worker_cpu_amp),
                       "iters": args.warmup + args.iters},
             "out": tmp,
         }), where="benchmark")
@@ -99,6 +100,9 @@ def main() -> None:
     p.add_argument("--devices", nargs="+", default=["cpu", "cuda"])
     p.add_argument("--amp", default="bf16", help="CUDA autocast mode (bf16, fp16, off)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    p.add_argument("--cpu-amp", action="store_true",
+                   help="CPU rows also with train.cpu_amp (bf16 encoder where the CPU has native bf16)")
+    p.add_argument("--worker-cpu-amp", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--preset", help=argparse.SUPPRESS)
     p.add_argument("--device", help=argparse.SUPPRESS)
@@ -112,18 +116,20 @@ def main() -> None:
 
     devices = [d for d in args.devices if d == "cpu" or (d == "cuda" and torch.cuda.is_available())]
     rows = []
-    for device in devices:
-        for preset in args.presets:
-            batch = args.gpu_batch if device == "cuda" else args.cpu_batch
-            cmd = [sys.executable, __file__, "--worker", "--preset", preset, "--device", device, "--batch", str(batch),
-                   "--crop", str(args.crop), "--warmup", str(args.warmup), "--iters", str(args.iters),
-                   "--amp", args.amp, "--threads", str(args.threads)]
-            out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-            if out.returncode:
-                print(f"{device} {preset}: failed: {out.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-                continue
-            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(f"done: {device} {preset}", file=sys.stderr)
+    runs = [(d, p, False) for d in devices for p in args.presets]
+    if args.cpu_amp and "cpu" in devices:
+        runs += [("cpu", p, True) for p in args.presets]
+    for device, preset, cpu_amp in runs:
+        batch = args.gpu_batch if device == "cuda" else args.cpu_batch
+        cmd = [sys.executable, __file__, "--worker", "--preset", preset, "--device", device, "--batch", str(batch),
+               "--crop", str(args.crop), "--warmup", str(args.warmup), "--iters", str(args.iters),
+               "--amp", args.amp, "--threads", str(args.threads)] + (["--worker-cpu-amp"] if cpu_amp else [])
+        out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        if out.returncode:
+            print(f"{device} {preset}: failed: {out.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+            continue
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(f"done: {device} {preset}", file=sys.stderr)
     print(describe(args.threads or torch.get_num_threads()))
     header = "| device | preset | params | crop | batch | amp | s/iter | images/s | peak memory (MiB) |"
     print(header)

@@ -67,6 +67,7 @@ def test_model_preset_plus_overrides() -> None:
     ({"bogus": 1}, "unknown config key"),
     ({"data": {"crop": 60}}, "multiple of 8"),
     ({"train": {"amp": "fp8"}}, "train.amp"),
+    ({"train": {"cpu_amp": "yes please"}}, "train.cpu_amp"),
     ({"train": {"iters": "many"}}, "train.iters must be an integer"),
     ({"model": "huge"}, "unknown preset"),
     ({"schedule": {"milestones": [0.9, 0.4]}}, "increasing"),

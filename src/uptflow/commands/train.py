@@ -36,6 +36,7 @@ _FLAG_KEYS: dict[str, tuple[str, ...]] = {
     "ckpt_every": ("train.ckpt_every",),
     "workers": ("train.workers",),
     "amp": ("train.amp",),
+    "cpu_amp": ("train.cpu_amp",),
     "grad_clip": ("train.grad_clip",),
     "l1_weight": ("train.l1_weight",),
     "device": ("train.device",),
@@ -76,7 +77,10 @@ def add_parser(sub) -> None:
     t.add_argument("--lr", type=float, help="base learning rate")
     t.add_argument("--seed", type=seed_arg, help="seed of weights, sample order, crops and dequantisation noise "
                    "(0 .. 2**63-1)")
-    t.add_argument("--amp", choices=("bf16", "fp16", "off"), help="mixed precision on CUDA (CPU is always float32)")
+    t.add_argument("--amp", choices=("bf16", "fp16", "off"), help="mixed precision of the encoder on CUDA")
+    t.add_argument("--cpu-amp", action="store_true", default=None,
+                   help="on CPU, run the encoder in bfloat16 where the CPU has it natively (AVX512-BF16 / AMX; "
+                        "faster, see docs/DEVELOPMENT.md); default float32")
     t.add_argument("--grad-clip", type=float, help="clip the global gradient norm (0 = off)")
     t.add_argument("--l1-weight", type=float, help="weight of L1(decode(z=0), normal) (default 0)")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"))

@@ -105,8 +105,10 @@ class LoopConfig:
         batch_size: GLOBAL batch (split evenly over DDP ranks).
         log_every / val_every / ckpt_every: intervals in iterations (0 disables validation /
             periodic checkpoints; ``last.pt`` is always written at the end).
-        amp: ``bf16`` (autocast), ``fp16`` (autocast + GradScaler) or ``off``; CUDA only -- CPU
-            always trains in float32.  The flow (log-dets, 1x1-conv inverse) always runs in float32.
+        amp: ``bf16`` (autocast), ``fp16`` (autocast + GradScaler) or ``off``, on CUDA.  The flow
+            (log-dets, 1x1-conv inverse) always runs in float32; only the encoder is autocast.
+        cpu_amp: autocast the encoder to bfloat16 on CPU too, where the CPU has it natively
+            (AVX512-BF16 / AMX; :mod:`uptflow.training.precision`); off: float32 on CPU.
         grad_clip: max global gradient norm (0: no clipping).
         max_nonfinite: stop after this many non-finite steps in a row.
         l1_weight: weight of L1(decode(z=0), normal) added to the NLL (authors: 0).
@@ -127,6 +129,7 @@ class LoopConfig:
     val_every: int = 2_500
     ckpt_every: int = 1_000
     amp: str = "bf16"
+    cpu_amp: bool = False
     grad_clip: float = 0.0
     max_nonfinite: int = 20
     l1_weight: float = 0.0
@@ -150,6 +153,8 @@ class LoopConfig:
             raise ValueError(f"train.device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.init_from is not None and not isinstance(self.init_from, str):
             raise ValueError(f"train.init_from must be a path or null, got {self.init_from!r}")
+        if not isinstance(self.cpu_amp, bool):
+            raise ValueError(f"train.cpu_amp must be true or false, got {self.cpu_amp!r}")
         if self.grad_clip < 0 or self.l1_weight < 0:
             raise ValueError("train.grad_clip and train.l1_weight must be >= 0")
         if not 0.0 <= self.ema_decay < 1.0:

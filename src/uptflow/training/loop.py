@@ -39,6 +39,7 @@ from uptflow.training.objective import (TrainingObjective, bits_per_dim, dequant
                                        iteration_seed)
 from uptflow.training.optim import build_optimizer, grad_norm_and_clip
 from uptflow.training.resume import read_resume, restore_run, run_state
+from uptflow.training.precision import autocast_setting
 from uptflow.training.sampler import EpochIndexed, GlobalBatchSampler
 from uptflow.training.schedule import WarmupMultiStep
 from uptflow.training.stops import (NonFiniteLossError, TrainingInterrupted, TrainingStopped, install_stop_handlers,
@@ -99,7 +100,7 @@ class Trainer:
 
         ckpt, resume_path = self._read_resume(resume)  # a bad --resume fails before anything is written
         self.log = RunLogger(self.run_dir, enabled=self.dist.is_main, tensorboard=tensorboard, echo=echo)
-        self.amp_dtype, self.amp_mode = self._amp()
+        self.amp_dtype, self.amp_mode = autocast_setting(self.device, cfg.train.amp, cfg.train.cpu_amp, self.log)
 
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank (DDP broadcasts anyway)
         self.model = UPTFlow(cfg.model_config()).to(self.device).train()
@@ -129,15 +130,6 @@ class Trainer:
                              f"({cfg.train.iters}); the full learning rate is never reached")
 
     # -- setup helpers ---------------------------------------------------------------------------
-    def _amp(self) -> tuple[torch.dtype | None, str]:
-        mode = self.config.train.amp
-        if self.device.type != "cuda" or mode == "off":
-            return None, "off"
-        if mode == "bf16" and not torch.cuda.is_bf16_supported():
-            self.log.warning("this GPU has no bfloat16; using fp16 autocast with a GradScaler instead")
-            mode = "fp16"
-        return (torch.bfloat16 if mode == "bf16" else torch.float16), mode
-
     @property
     def last_path(self) -> Path:
         return self.run_dir / "last.pt"
