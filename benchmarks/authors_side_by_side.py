@@ -331,6 +331,8 @@ def side_by_side(args: argparse.Namespace) -> int:
         image = test_image(*_parse_size(size))
         fns = {"authors": functools.partial(authors_enhance, theirs, image),
                "uptflow": functools.partial(ours.enhance, image)}
+        if args.bf16:
+            fns["bf16"] = functools.partial(_enhance_bf16, ours, image)
         times: dict[str, list[float]] = {k: [] for k in fns}
         with torch.inference_mode():
             for fn in fns.values():
@@ -341,7 +343,7 @@ def side_by_side(args: argparse.Namespace) -> int:
                     fn()
                     times[name].append(time.perf_counter() - t0)
         med = {k: statistics.median(v) for k, v in times.items()}
-        rows.append([size, med["authors"], med["uptflow"]])
+        rows.append([size, med["authors"], med["uptflow"], med.get("bf16")])
         print(f"{size}: authors {med['authors']:.2f} s, uptflow {med['uptflow']:.2f} s", file=sys.stderr, flush=True)
     del theirs, ours
 
@@ -354,11 +356,21 @@ def side_by_side(args: argparse.Namespace) -> int:
     print(f"\n{describe(args.threads)}")
     print(f"weights: seeded random (seed {args.seed}), shared; max abs difference at {args.check_size}: {diff:.3g}; "
           f"median of {args.runs} run(s) after one warm-up; peak = VmHWM of a fresh process per cell\n")
-    print("| size (HxW) | authors s | uptflow s | speed-up | authors peak MiB | uptflow peak MiB |")
-    print("|---|---|---|---|---|---|")
-    for size, ta, tu, ma, mu in rows:
-        print(f"| {size} | {ta:.2f} | {tu:.2f} | {ta / tu:.2f}x | {ma} | {mu} |")
+    extra = " uptflow --precision bfloat16 s | speed-up |" if args.bf16 else ""
+    print("| size (HxW) | authors s | uptflow s | speed-up | authors peak MiB | uptflow peak MiB |" + extra)
+    print("|---|---|---|---|---|---|" + ("---|---|" if args.bf16 else ""))
+    for size, ta, tu, tb, ma, mu in rows:
+        cells = f" {tb:.2f} | {ta / tb:.2f}x |" if tb else ""
+        print(f"| {size} | {ta:.2f} | {tu:.2f} | {ta / tu:.2f}x | {ma} | {mu} |" + cells)
     return 0
+
+
+def _enhance_bf16(model, image):
+    """``model.enhance`` with the encoder in bfloat16 (``--precision bfloat16``; not bit-identical)."""
+    from uptflow.nets.precision import encoder_precision
+
+    with encoder_precision("bfloat16"):
+        return model.enhance(image)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -372,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0, help="seed of the shared random weights")
     p.add_argument("--check-size", default="64x64", help="size of the equality check")
+    p.add_argument("--bf16", action="store_true",
+                   help="also time uptflow with the encoder in bfloat16 (--precision bfloat16; close to, not "
+                        "equal to, float32: see benchmarks/precision_quality.py)")
     p.add_argument("--tolerance", type=float, default=1e-3, help="max abs difference allowed (float32)")
     p.add_argument("--worker", choices=["authors", "uptflow"], help=argparse.SUPPRESS)
     p.add_argument("--size", help=argparse.SUPPRESS)

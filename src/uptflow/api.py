@@ -53,14 +53,15 @@ def new_seed() -> int:
 
 def check_options(temperature: float = 0.0, samples: int = 1, tile: int | None = None,
                   overlap: int = DEFAULT_OVERLAP, seed: int | None = None,
-                  tile_refine: int = DEFAULT_REFINE, budget_bytes: int | None = None) -> EnhanceOptions:
+                  tile_refine: int = DEFAULT_REFINE, budget_bytes: int | None = None,
+                  precision: str = "float32") -> EnhanceOptions:
     """Validate user options into an :class:`EnhanceOptions` (one-line ``ValueError``/``TypeError``).
 
     ``tile``: ``None`` (automatic), ``0`` (never tile) or an integer ``>= MIN_TILE``;
     ``overlap``: ``0 <= overlap <= 3/4 tile`` (see :class:`EnhanceOptions`).
     """
     return EnhanceOptions(temperature=temperature, seed=seed, samples=samples, tile=tile, overlap=overlap,
-                          tile_refine=tile_refine, budget_bytes=budget_bytes)
+                          tile_refine=tile_refine, budget_bytes=budget_bytes, precision=precision)
 
 
 def choose_tile(h: int, w: int, config: UPTFlowConfig, device: str | torch.device, tile: int | None = None,
@@ -73,7 +74,8 @@ def choose_tile(h: int, w: int, config: UPTFlowConfig, device: str | torch.devic
 def enhance_tensor(model: UPTFlow, low: torch.Tensor, temperature: float = 0.0, seed: int | None = None,
                    tile: int | None = None, overlap: int = DEFAULT_OVERLAP,
                    progress: Callable[[int, int], None] | None = None,
-                   budget_bytes: int | None = None, tile_refine: int = DEFAULT_REFINE) -> torch.Tensor:
+                   budget_bytes: int | None = None, tile_refine: int = DEFAULT_REFINE,
+                   precision: str = "float32") -> torch.Tensor:
     """Enhance ``low`` ``(B, 3, H, W)`` float in ``[0, 1]`` (on the model's device) -> same shape.
 
     Args:
@@ -82,7 +84,7 @@ def enhance_tensor(model: UPTFlow, low: torch.Tensor, temperature: float = 0.0, 
         temperature: 0 gives the published deterministic result (z = 0); > 0 draws
             z ~ N(0, t^2 I) for a diverse sample.
         seed: seeds the latent draw (ignored at temperature 0); ``None`` = torch's global RNG.
-        tile, overlap, budget_bytes, tile_refine: see :class:`EnhanceOptions`.  With
+        tile, overlap, budget_bytes, tile_refine, precision: see :class:`EnhanceOptions`.  With
             ``temperature > 0`` one latent is drawn for the whole image and each tile decodes its
             own crop of it, so overlapping tiles agree on the noise.
         progress: ``progress(done, total)`` after each pass step (statistics pass, each tile).
@@ -95,7 +97,7 @@ def enhance_tensor(model: UPTFlow, low: torch.Tensor, temperature: float = 0.0, 
             when the model produced NaN (broken weights).
     """
     options = EnhanceOptions(temperature=temperature, seed=seed, tile=tile, overlap=overlap,
-                             tile_refine=tile_refine, budget_bytes=budget_bytes)
+                             tile_refine=tile_refine, budget_bytes=budget_bytes, precision=precision)
     return enhance_batch(model, low, options, progress=progress)
 
 
@@ -214,7 +216,7 @@ def _enhance_torch(model: UPTFlow, t: torch.Tensor, options: EnhanceOptions, exp
 
 def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed: int | None = None,
             device: str | torch.device = "auto", tile: int | None = None, overlap: int = DEFAULT_OVERLAP,
-            tile_refine: int = DEFAULT_REFINE, exposure: float = 0.0) -> Any:
+            tile_refine: int = DEFAULT_REFINE, exposure: float = 0.0, precision: str = "float32") -> Any:
     """Enhance a low-light image; the result has the type (and shape/mode/dtype) of the input.
 
     Args:
@@ -243,13 +245,17 @@ def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed:
         exposure: EV stops applied to the result in linear light with a soft highlight shoulder
             that never clips what was not clipped (:func:`uptflow.inference.exposure.apply_exposure`);
             0 (default) leaves the result unchanged.
+        precision: the encoder's arithmetic: ``"float32"`` (default, the authors' numbers),
+            ``"bfloat16"`` (faster on CPUs with AVX512-BF16 / AMX and on GPUs; results within
+            about one 8-bit level) or ``"float16"`` (GPUs); the flow always runs in float32.
 
     Raises:
         TypeError / ValueError: unsupported input type, shape or dtype, bad option values, no
             model available; :class:`uptflow.io.read.ImageReadError` for an unreadable file;
             :class:`uptflow.inference.NonFiniteOutputError` when the model produces NaN.
     """
-    options = EnhanceOptions(temperature=temperature, seed=seed, tile=tile, overlap=overlap, tile_refine=tile_refine)
+    options = EnhanceOptions(temperature=temperature, seed=seed, tile=tile, overlap=overlap, tile_refine=tile_refine,
+                             precision=precision)
     exposure = check_exposure(exposure)
     if isinstance(image, torch.Tensor) and isinstance(device, str) and device == "auto" \
             and not isinstance(model, UPTFlow):

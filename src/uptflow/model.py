@@ -16,6 +16,7 @@ from uptflow.config import UPTFlowConfig, get_preset
 from uptflow.flows.conditional_flow import ConditionalFlow
 from uptflow.inference.options import check_temperature
 from uptflow.nets.msformer import MSFormer
+from uptflow.nets.precision import run_encoder
 from uptflow.prior import up_map
 from uptflow.validation import check_image, check_same_size
 
@@ -40,8 +41,12 @@ class UPTFlow(nn.Module):
 
     # -- conditioning -------------------------------------------------------------------------
     def condition(self, low: torch.Tensor) -> list[torch.Tensor]:
-        """Conditioning maps for the three flow levels: (B, 6C, H/2^l, W/2^l), l = 1, 2, 3."""
-        return self.encoder(low, up_map(low))
+        """Conditioning maps for the three flow levels: (B, 6C, H/2^l, W/2^l), l = 1, 2, 3.
+
+        The encoder runs in the precision :func:`uptflow.nets.precision.encoder_precision` set
+        for this context (float32 by default); the maps are returned in ``low``'s dtype.
+        """
+        return run_encoder(self.encoder, low, up_map(low))
 
     def _check_low(self, low: torch.Tensor) -> torch.Tensor:
         return check_image(low, "low", multiple=self.config.size_multiple)

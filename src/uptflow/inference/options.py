@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 from uptflow.inference.plan import MIN_TILE, max_overlap
+from uptflow.nets.precision import check_precision
 
 __all__ = ["DEFAULT_OVERLAP", "DEFAULT_REFINE", "SEED_LIMIT", "EnhanceOptions", "check_temperature"]
 
@@ -54,6 +55,9 @@ class EnhanceOptions:
             multiplies the tiles: ``--tile 64 --overlap 63`` on 200x300 would be ~50,000 tiles).
         tile_refine: passes over the tiles that refine their shared statistics (tiled runs).
         budget_bytes: memory the call may use; ``None`` = a share of what is available now.
+        precision: the encoder's arithmetic, ``float32`` (default: the authors' numbers),
+            ``bfloat16`` or ``float16`` (faster where the hardware has it; the flow stays
+            float32; see :mod:`uptflow.nets.precision`).
 
     Raises:
         TypeError / ValueError: one line naming the bad option.
@@ -66,9 +70,11 @@ class EnhanceOptions:
     overlap: int = DEFAULT_OVERLAP
     tile_refine: int = DEFAULT_REFINE
     budget_bytes: int | None = None
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         check_temperature(self.temperature)
+        check_precision(self.precision)
         if not _is_int(self.samples) or self.samples < 1:
             raise ValueError(f"samples must be an integer >= 1, got {self.samples!r}")
         if self.seed is not None:

@@ -23,6 +23,7 @@ from uptflow.inference.options import EnhanceOptions
 from uptflow.inference.plan import Plan, make_plan
 from uptflow.inference.shared_stats import enhance_tiled
 from uptflow.model import UPTFlow
+from uptflow.nets.precision import encoder_precision
 from uptflow.validation import check_image
 
 __all__ = ["Progress", "plan_for", "generator_for", "enhance_batch", "enhance_samples"]
@@ -52,7 +53,8 @@ def enhance_batch(model: UPTFlow, low: torch.Tensor, options: EnhanceOptions, se
     Args:
         model: the network, eval mode.
         low: low-light images; any ``H, W >= 1`` (padding to multiples of 8 is internal).
-        options: temperature, tiling, budget (``options.samples`` is the caller's loop).
+        options: temperature, tiling, budget, encoder precision (``options.samples`` is the
+            caller's loop).
         seed: seed of this draw (default ``options.seed``); ignored at temperature 0.
         progress: ``progress(done, total)`` after each pass step.
         plan: a plan made before (the CLI reports it); default: made here from ``options``.
@@ -66,7 +68,7 @@ def enhance_batch(model: UPTFlow, low: torch.Tensor, options: EnhanceOptions, se
     plan = plan_for(model, low, options) if plan is None else plan
     gen = generator_for(options.seed if seed is None else seed)
     t = options.temperature
-    with torch.no_grad():
+    with torch.no_grad(), encoder_precision(options.precision):
         if plan.tile is None:
             out = model.enhance(low, temperature=t, generator=gen)
             if progress is not None:

@@ -203,7 +203,8 @@ def run_videos(planned: list[tuple[VideoJob, Path]], args: argparse.Namespace, m
                              f"at once; using {tile}-pixel tiles")
                 temporal = TemporalOptions(enabled=not getattr(args, "frame_by_frame", False))
                 enhancer = FrameEnhancer(model, temporal, args.temperature, seed, tile,
-                                         min(args.overlap, max(tile - 1, 0)), args.tile_refine)
+                                         min(args.overlap, max(tile - 1, 0)), args.tile_refine,
+                                         precision=getattr(args, "precision", "float32"))
                 ev = float(getattr(args, "exposure", 0.0) or 0.0)
                 if ev:  # --exposure as for images, on every enhanced frame
                     from uptflow.inference.exposure import apply_exposure

@@ -56,15 +56,17 @@ class FrameEnhancer:
         temporal: :class:`TemporalOptions`.
         temperature, seed: as :func:`uptflow.enhance`; a sampled video uses the *same* seed for
             every frame (a new latent per frame would flicker).
-        tile, overlap, tile_refine, budget_bytes: as :func:`uptflow.api.enhance_tensor`.
+        tile, overlap, tile_refine, budget_bytes, precision: as :func:`uptflow.api.enhance_tensor`.
     """
 
     def __init__(self, model: Any, temporal: TemporalOptions = TemporalOptions(), temperature: float = 0.0,
                  seed: int | None = None, tile: int | None = None, overlap: int = 32, tile_refine: int = 1,
-                 budget_bytes: int | None = None) -> None:
+                 budget_bytes: int | None = None, precision: str = "float32") -> None:
         from uptflow.api import check_options
 
-        check_options(temperature=temperature, tile=tile, overlap=overlap, seed=seed, tile_refine=tile_refine)
+        check_options(temperature=temperature, tile=tile, overlap=overlap, seed=seed, tile_refine=tile_refine,
+                      precision=precision)
+        self.precision = precision
         self.model = model
         self.options = temporal
         self.temperature, self.seed = temperature, seed
@@ -97,7 +99,8 @@ class FrameEnhancer:
             if recorder is not None:
                 recorder.begin()
             y = enhance_tensor(self.model, low, self.temperature, self.seed, self.tile, self.overlap,
-                               budget_bytes=self.budget_bytes, tile_refine=self.tile_refine)
+                               budget_bytes=self.budget_bytes, tile_refine=self.tile_refine,
+                               precision=self.precision)
         if recorder is not None:
             self.stats.update(recorder.finalize())
         self.frames += 1
@@ -146,8 +149,8 @@ def enhance_frames(frames: Iterable[Any], model: Any = None, device: str = "auto
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         temporal: ``True`` (default): shared statistics + denoising; ``False``: frame by frame.
         **options: ``stats_momentum``, ``denoise``, ``scene_cut`` (:class:`TemporalOptions`) and
-            ``temperature``, ``seed``, ``tile``, ``overlap``, ``tile_refine``, ``budget_bytes``
-            (:class:`FrameEnhancer`).
+            ``temperature``, ``seed``, ``tile``, ``overlap``, ``tile_refine``, ``budget_bytes``,
+            ``precision`` (:class:`FrameEnhancer`).
 
     Yields:
         Enhanced frames, same shape and dtype as each input frame.

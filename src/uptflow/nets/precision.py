@@ -1,0 +1,60 @@
+"""Precision of the encoder (MSFormer) at inference: float32 (default) or bfloat16 / float16 autocast.
+
+The encoder holds ~80 % of an enhancement's arithmetic and only *conditions* the flow, so it can
+run in a 16-bit float where the hardware has one (CPUs with AVX512-BF16 or AMX, GPUs) while the
+flow itself -- the 1x1-conv inverses and affine couplings that decode the image -- stays float32:
+the conditioning maps are cast back to float32 before the flow reads them.  Results then differ
+from float32 by about one 8-bit level at most (measured by ``benchmarks/precision_quality.py``);
+float32 stays the default because it reproduces the authors' numbers.
+
+A context variable, like ``nets.strips``: one thread's (or request's) choice never leaks into
+another's enhancement.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
+
+import torch
+
+#: User-facing names -> dtypes.
+PRECISIONS: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16,
+                                      "float16": torch.float16}
+
+_encoder_dtype: ContextVar[torch.dtype] = ContextVar("uptflow_encoder_dtype", default=torch.float32)
+
+
+def check_precision(name: object) -> str:
+    """``name`` if it is one of :data:`PRECISIONS`, else a one-line ``ValueError``."""
+    if not isinstance(name, str) or name not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {name!r}")
+    return name
+
+
+@contextmanager
+def encoder_precision(name: str) -> Iterator[None]:
+    """Run the encoder in ``name`` (see :data:`PRECISIONS`) inside the block, this context only."""
+    token = _encoder_dtype.set(PRECISIONS[check_precision(name)])
+    try:
+        yield
+    finally:
+        _encoder_dtype.reset(token)
+
+
+def encoder_dtype() -> torch.dtype:
+    """The encoder dtype of the current context (float32 unless :func:`encoder_precision` says)."""
+    return _encoder_dtype.get()
+
+
+def run_encoder(encoder, low: torch.Tensor, up: torch.Tensor) -> list[torch.Tensor]:
+    """``encoder(low, up)`` under the context's precision; the maps returned are float32 (or
+    ``low``'s dtype) whatever ran inside.  Autograd-free callers only change anything here:
+    training has its own autocast (``training.precision``)."""
+    dtype = _encoder_dtype.get()
+    if dtype == torch.float32 or low.dtype != torch.float32:
+        return encoder(low, up)
+    with torch.autocast(low.device.type, dtype=dtype):
+        maps = encoder(low, up)
+    return [m.to(low.dtype) for m in maps]
