@@ -41,6 +41,15 @@ def test_a_one_pixel_stride_is_refused_at_once(capsys, tiny, photo, tmp_path):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_a_huge_tile_refine_is_refused_at_once(capsys, tiny, photo, tmp_path):
+    """--tile-refine 100000 would run 100,000 passes over the image."""
+    code = main(["enhance", str(photo), "-o", str(tmp_path / "out"), "--model", str(tiny),
+                 "--tile", "64", "--tile-refine", "100000"])
+    lines = _error_lines(capsys.readouterr().err)
+    assert code == 1 and len(lines) == 1 and "0 .. 8" in lines[0]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_a_model_producing_nan_fails_and_writes_nothing(capsys, photo, tmp_path):
     """A checkpoint whose output is NaN used to give a black image and exit code 0.  Its weights
     are finite (exp(-logs) overflows), so only the run-time check can catch it."""

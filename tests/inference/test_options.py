@@ -35,6 +35,8 @@ def test_bad_options(kwargs, match):
     ({"samples": 2}, ValueError, "needs a temperature > 0"),
     ({"tile_refine": -1}, ValueError, "tile refinement passes"),
     ({"tile_refine": True}, ValueError, "tile refinement passes"),
+    ({"tile_refine": 9}, ValueError, "tile refinement passes must be an integer in 0 .. 8"),
+    ({"tile_refine": 10**9}, ValueError, "tile refinement passes"),
     ({"tile": 128.0}, TypeError, "tile must be an integer"),
     ({"budget_bytes": 0}, ValueError, "memory budget"),
 ])

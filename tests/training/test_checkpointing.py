@@ -129,3 +129,9 @@ def test_train_seed_is_range_checked_however_it_is_given(tmp_path, capsys):
                  "--print-config"])
     err = capsys.readouterr().err
     assert code == 1 and "seed must be an integer in 0 .. 2**63-1" in err and len(err.strip().splitlines()) == 1
+    for bad in (str(2**64), "-1", "true"):  # the data seed too (it seeds every per-item generator)
+        code = main(["train", "--preset", "tiny", "--low-dir", "l", "--normal-dir", "n", "--set", f"data.seed={bad}",
+                     "--print-config"])
+        err = capsys.readouterr().err
+        assert code == 1 and "data.seed must be an integer in 0 .. 2**63-1" in err, err
+        assert len(err.strip().splitlines()) == 1

@@ -78,7 +78,7 @@ def add_common_arguments(p: argparse.ArgumentParser, temperature: float, samples
     # (tests/commands check that they agree)
     p.add_argument("--tile-refine", type=int, default=1, metavar="N",
                    help="when tiling: passes over the tiles that refine the image statistics they share "
-                        "(default 1; 0 = fastest, less faithful to a whole-image run)")
+                        "(0 .. 8, default 1; 0 = fastest, less faithful to a whole-image run)")
     p.add_argument("--exposure", type=float, default=0.0, metavar="EV",
                    help="brighten (+) or darken (-) the result by EV stops in linear light; a soft highlight "
                         "shoulder keeps what was not clipped unclipped (default 0 = unchanged)")

@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 
 from uptflow.data.layouts import LAYOUTS, PairRecord, discover_pairs, verify_pairs
 from uptflow.data.paired import MixedDataset, PairedDataset
+from uptflow.validation import MAX_SEED
 
 __all__ = ["DataConfig", "DATA_LAYOUTS", "build_dataset", "build_val_pairs", "evenly_spaced"]
 
@@ -120,8 +121,8 @@ class DataConfig:
             raise ValueError(f"data.crop must be a positive integer or null, got {self.crop!r}")
         if not 0.0 <= float(self.sice_weight) <= 1.0:
             raise ValueError(f"data.sice_weight must lie in [0, 1], got {self.sice_weight}")
-        if int(self.seed) < 0:
-            raise ValueError(f"data.seed must be >= 0, got {self.seed}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"data.seed must be an integer in 0 .. 2**63-1, got {self.seed!r}")
         if int(self.val_max_images) < 0:
             raise ValueError(f"data.val_max_images must be >= 0 (0 = all), got {self.val_max_images}")
         if int(self.val_multiple) < 1:
