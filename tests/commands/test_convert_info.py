@@ -33,6 +33,7 @@ def test_convert_training_checkpoint_records_run_and_meta(run_dir: Path, tmp_pat
     meta = read_metadata(out)
     assert meta["training"]["iteration"] == 2
     assert meta["training"]["run_config"]["data"]["crop"] == 32
+    assert meta["training"]["weights"] == {"kind": "last step"}  # no EMA in this run
     assert meta["benchmark"] == {"kodak24_psnr": 1.5} and meta["note"] == "hello"
     a, b = load_model(run_dir / "last.pt"), load_model(out)
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
@@ -42,6 +43,21 @@ def test_convert_training_checkpoint_records_run_and_meta(run_dir: Path, tmp_pat
     assert main(["info", str(out), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["training"]["iteration"] == 2 and info["config"]["width"] == 8
+
+
+def test_convert_of_an_ema_run_records_and_takes_the_average(tmp_path: Path) -> None:
+    low, normal = write_synthetic_pairs(tmp_path, count=2, side=48)
+    run = tmp_path / "run"
+    assert main(["train", "--low-dir", str(low), "--normal-dir", str(normal), "--preset", "tiny", "--iters", "3",
+                 "--batch-size", "1", "--crop", "32", "--out", str(run), "--no-progress",
+                 "--set", "train.ema_decay=0.5"]) == 0
+    out = tmp_path / "m.safetensors"
+    assert main(["convert", str(run / "last.pt"), str(out)]) == 0
+    assert read_metadata(out)["training"]["weights"] == {"kind": "ema", "decay": 0.5, "updates": 3}
+    ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    model = load_model(out)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, ckpt["params_ema"][key].float()), key
 
 
 def test_convert_rejects_malformed_meta_in_one_line(run_dir: Path, tmp_path: Path, capsys) -> None:

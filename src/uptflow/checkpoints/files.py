@@ -86,8 +86,10 @@ def save_model(model: "UPTFlow", path: str | os.PathLike, metadata: Mapping[str,
 def training_record(path: str | os.PathLike) -> dict[str, Any] | None:
     """What a training checkpoint (``RUN/last.pt`` / ``best.pt``) says about how it was made.
 
-    Returns ``{"iteration", "best", "run_config"}`` (the resolved run config: data, recipe,
-    schedule) for our training checkpoints, ``None`` for any other checkpoint.  Read as
+    Returns ``{"iteration", "best", "run_config", "weights"}`` (the resolved run config: data,
+    recipe, schedule; ``weights``: ``"ema"`` with the average's ``decay`` and ``updates`` when the
+    checkpoint holds averaged weights -- those are what :func:`load_model` and ``uptflow convert``
+    take -- else ``"last step"``) for our training checkpoints, ``None`` for any other checkpoint.  Read as
     :func:`read_file` reads (no pickled code runs); a missing or unreadable file raises as there.
     """
     path = Path(path)
@@ -99,7 +101,14 @@ def training_record(path: str | os.PathLike) -> dict[str, Any] | None:
     iteration = obj.get("iteration", 0)
     if isinstance(iteration, bool) or not isinstance(iteration, int):
         raise CheckpointError(f"{show_path(path)}: training checkpoint has a malformed 'iteration' entry")
-    return {"iteration": iteration, "best": obj.get("best"), "run_config": obj.get("config")}
+    record = {"iteration": iteration, "best": obj.get("best"), "run_config": obj.get("config")}
+    ema = obj.get("ema")
+    if obj.get("params_ema") is not None:
+        record["weights"] = {"kind": "ema", **({k: ema[k] for k in ("decay", "updates") if k in ema}
+                                               if isinstance(ema, dict) else {})}
+    else:
+        record["weights"] = {"kind": "last step"}
+    return record
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
