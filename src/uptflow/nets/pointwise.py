@@ -83,7 +83,7 @@ def measure(repeats: int = 7) -> dict[str, float]:
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(1, cin, h, w, generator=gen).contiguous(memory_format=torch.channels_last)
     weight = torch.randn(cout, cin, 1, 1, generator=gen)
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast("cpu", enabled=False):  # float32, whatever the caller's context
         return {"conv": _median_seconds(lambda: F.conv2d(x, weight), repeats),
                 "gemm": _median_seconds(lambda: _gemm(x, weight, None), repeats)}
 
