@@ -10,6 +10,7 @@ card, so a person can judge colour, noise and halos at a glance.  Images come fr
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL = ROOT.parent / "shared" / "data" / "lowlight_real"
+REAL = Path(os.environ.get("UPTFLOW_SHARED") or ROOT.parent / "shared") / "data" / "lowlight_real"
 #: A spread of real captures: indoor LOL scenes, DICM outdoor/indoor, LIME night scenes.
 DEFAULT_IMAGES = [
     "lol_eval15_low_396x600/1.png", "lol_eval15_low_396x600/146.png", "lol_eval15_low_396x600/780.png",
@@ -31,7 +32,7 @@ def _thumb(rgb: np.ndarray, width: int) -> Image.Image:
     return img.resize((width, max(1, round(img.height * width / img.width))), Image.LANCZOS)
 
 
-def build_grid(model, paths: list[Path], width: int) -> Image.Image:
+def build_grid(model, paths: list[Path], width: int, name: str = "bundled model") -> Image.Image:
     """Rows of (input, gamma, uptflow) thumbnails ``width`` px wide, with a header row."""
     import uptflow
     from uptflow.evaluation.baselines import gamma_correction
@@ -49,7 +50,7 @@ def build_grid(model, paths: list[Path], width: int) -> Image.Image:
     height = head + sum(r[0].height + pad for r in rows)
     grid = Image.new("RGB", (3 * width + 4 * pad, height), "white")
     draw = ImageDraw.Draw(grid)
-    for j, label in enumerate(("low-light input", "gamma (baseline)", "uptflow (bundled model)")):
+    for j, label in enumerate(("low-light input", "gamma (baseline)", f"uptflow ({name})")):
         draw.text((pad + j * (width + pad) + 4, 5), label, fill="black")
     y = head
     for r in rows:
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"error: missing image(s): {', '.join(missing)}", file=sys.stderr)
         return 2
-    grid = build_grid(args.model, paths, args.width)
+    grid = build_grid(args.model, paths, args.width, Path(args.model).stem if args.model else "bundled model")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     grid.save(args.out, quality=88, optimize=True)  # JPEG by default: a photo grid, ~0.5 MB
     print(f"wrote {args.out} ({grid.width}x{grid.height})")
