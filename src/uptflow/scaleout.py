@@ -58,11 +58,10 @@ def shard(weights: Sequence[int | float], world: int) -> list[list[int]]:
 def file_pixels(path: str | os.PathLike) -> int:
     """Pixels of an image file from its header (no decoding); for a file PIL cannot identify
     (e.g. a video, or a broken file that will fail anyway) its size in bytes / 3, a rough proxy."""
-    from PIL import Image
+    from uptflow.io.read import header_size
 
     try:
-        with Image.open(path) as im:
-            w, h = im.size
+        w, h = header_size(path)
         return max(1, int(w) * int(h))
     except Exception:  # noqa: BLE001 - any unreadable header: fall back to the file size
         try:

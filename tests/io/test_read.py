@@ -289,3 +289,29 @@ def test_permission_error_paths_simulated(tmp_path, monkeypatch):
         with pytest.raises(ImageWriteError, match=r"y\.png: permission denied$"):
             save_image(tmp_path / "y.png", smooth_rgb(4, 4))
     assert sorted(q.name for q in tmp_path.iterdir()) == ["x.png"]
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_header_size_without_decoding_agrees_with_load_image(tmp_path, orientation):
+    arr = asym()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"o{orientation}.png"
+    Image.fromarray(arr).save(path, exif=exif)
+    h, w = load_image(path).rgb.shape[:2]
+    assert uread.header_size(path, oriented=True) == (w, h)
+    assert uread.header_size(path) == (arr.shape[1], arr.shape[0])  # as stored
+
+
+def test_header_size_reports_a_bomb_without_reading_it(tmp_path, monkeypatch):
+    path = tmp_path / "big.png"
+    Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 2000 px > 2 x 100: a "bomb"
+    with pytest.raises(Image.DecompressionBombError):
+        uread.header_size(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1500)  # between 1x and 2x: only a warning, silenced
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert uread.header_size(path) == (50, 40)

@@ -177,11 +177,10 @@ class Enhancer:
         """
         from PIL import Image
 
+        from uptflow.io.read import header_size
+
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # DecompressionBombWarning: we check ourselves
-                with Image.open(path) as img:
-                    w, h = img.size
+            w, h = header_size(path)
         except Image.DecompressionBombError:
             raise DemoInputError(f"{name}: image too large (over {self.max_pixels:,} pixels)") from None
         except Exception:  # noqa: BLE001 - unreadable: load() gives the precise reason

@@ -24,7 +24,7 @@ from uptflow.io.formats import file_problem
 from uptflow.io.png16 import png16_decode, png_header
 from uptflow.messages import one_line, show_path
 
-__all__ = ["ImageReadError", "LoadedImage", "load_image", "read_rgb"]
+__all__ = ["ImageReadError", "LoadedImage", "header_size", "load_image", "read_rgb"]
 
 
 class ImageReadError(ValueError):
@@ -113,6 +113,29 @@ def load_image(path: str | os.PathLike[str]) -> LoadedImage:
 def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an image as ``(H, W, 3)`` float32 in ``[0, 1]`` (alpha dropped); see :func:`load_image`."""
     return load_image(path).rgb
+
+
+def header_size(path: str | os.PathLike[str], oriented: bool = False) -> tuple[int, int]:
+    """``(width, height)`` of an image file from its header, without decoding the pixels.
+
+    With ``oriented`` the EXIF orientation is applied (a 90-degree tag swaps the two), i.e. the
+    size :func:`load_image` will return.  One reader for every "how big is it before we decode
+    it" question (work shares of a torchrun job, the demo's pixel limit, pair verification).
+    PIL's errors propagate -- callers decide what an unreadable header means -- including
+    ``Image.DecompressionBombError`` for a header claiming a gigantic image (the warning below
+    that size is silenced: callers check the size themselves).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as im:
+            w, h = im.size
+            orientation = 1
+            if oriented:
+                try:
+                    orientation = im.getexif().get(0x0112, 1)
+                except Exception:  # noqa: BLE001 - a broken EXIF block does not change the size
+                    orientation = 1
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
 def _decode(img: Image.Image, p: Path) -> tuple[np.ndarray, np.ndarray | None, int, bool]:

@@ -70,20 +70,17 @@ def image_size(path: str | Path) -> tuple[int, int]:
         return int(a.shape[0]), int(a.shape[1])
     from PIL import Image
 
+    from uptflow.io.read import header_size
+
     try:
         with Image.open(p) as im:
             im.verify()  # must come directly after open; the header is read again below
-        with Image.open(p) as im:
-            w, h = im.size
-            try:
-                orient = im.getexif().get(0x0112, 1)
-            except Exception:  # noqa: BLE001 - a broken EXIF block is not our business here
-                orient = 1
+        w, h = header_size(p, oriented=True)
     except FileNotFoundError:
         raise ValueError(f"{p}: no such file") from None
     except Exception as e:  # noqa: BLE001
         raise ValueError(f"{p}: not a readable image ({type(e).__name__}: {e})") from None
-    return (w, h) if orient in (5, 6, 7, 8) else (h, w)
+    return h, w
 
 
 def verify_pairs(records: Sequence[PairRecord], skip_bad: bool = False) -> list[PairRecord]:
