@@ -95,13 +95,18 @@ def worker(args: argparse.Namespace) -> dict:
     image = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(1)).to(device)
     tile = _choose_tile(args, model, h, w)
 
-    def run() -> torch.Tensor:
-        if tile is None:
-            return model.enhance(image)
-        from uptflow.inference.shared_stats import enhance_tiled
+    from uptflow.nets.strips import DEFAULT_STRIP_PIXELS, strip_size
 
-        with torch.inference_mode():
-            return enhance_tiled(model, image, tile, args.overlap, refine=args.tile_refine)
+    strip = DEFAULT_STRIP_PIXELS if args.strip is None else (None if args.strip == 0 else args.strip)
+
+    def run() -> torch.Tensor:
+        with strip_size(strip):
+            if tile is None:
+                return model.enhance(image)
+            from uptflow.inference.shared_stats import enhance_tiled
+
+            with torch.inference_mode():
+                return enhance_tiled(model, image, tile, args.overlap, refine=args.tile_refine)
 
     def sync() -> None:
         if device.type == "cuda":
@@ -138,7 +143,7 @@ def worker(args: argparse.Namespace) -> dict:
         "median_s": statistics.median(walls), "min_s": min(walls),
         "cpu_median_s": statistics.median(cpus), "gflop": flops / 1e9,
         "peak_bytes": peak, "base_bytes": base_rss if device.type == "cpu" else 0,
-        "pixels": h * w, "pointwise": pointwise.backend(),
+        "pixels": h * w, "pointwise": pointwise.backend(), "strip": strip,
     }
 
 
@@ -171,7 +176,8 @@ def _row(r: dict, ceiling: float) -> str:
     gfs = r["gflop"] / r["min_s"]
     extra = (r["peak_bytes"] - r["base_bytes"]) / r["pixels"]
     tile = "-" if r["tile"] is None else f"{r['tile']} (refine {r.get('tile_refine', 1)})"
-    device = r["device"] + (f" ({r['pointwise']} 1x1)" if r.get("pointwise") else "")
+    strips = "" if "strip" not in r else f", strips {r['strip'] or 'off'}"
+    device = r["device"] + (f" ({r['pointwise']} 1x1{strips})" if r.get("pointwise") else "")
     return (f"| {r['preset']} | {r['size']} | {device} | {tile} | {r['median_s']:.2f} | "
             f"{r['min_s']:.2f} | {r['cpu_median_s']:.2f} | {r['peak_bytes'] / 2**20:.0f} | "
             f"{extra / 1024:.2f} | {r['gflop']:.0f} | {gfs:.1f} | {100 * gfs / ceiling:.0f} % |")
@@ -197,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pointwise", default="auto", choices=["auto", "conv", "gemm"],
                    help="1x1 convolutions of strip-wise inference: measured choice (auto, what users get), "
                         "oneDNN convolution or GEMM (sets UPTFLOW_POINTWISE for the workers)")
+    p.add_argument("--strip", type=int, default=None, metavar="PIXELS",
+                   help="pixels per strip of the strip-wise layers (default: uptflow.nets.strips' default, "
+                        "4096; 0 = whole maps, no strips)")
     p.add_argument("--json", type=Path, help="also write the raw rows to this file")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--preset", help=argparse.SUPPRESS)
@@ -216,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [sys.executable, __file__, "--worker", "--preset", preset, "--size", size,
                    "--runs", str(args.runs), "--device", args.device, "--threads", str(args.threads),
                    "--tile", args.tile, "--overlap", str(args.overlap), "--budget", str(args.budget),
-                   "--tile-refine", str(args.tile_refine)]
+                   "--tile-refine", str(args.tile_refine)] + ([] if args.strip is None else ["--strip", str(args.strip)])
             if args.malloc_tune:
                 cmd.append("--malloc-tune")
             if args.profile:
