@@ -15,18 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync")
-
 
 def _wait_for(predicate, what: str, timeout: float = 300.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise SystemExit(f"timed out waiting for {what}")
+    from uptflow.demo.headless import wait_for
+
+    try:
+        return wait_for(predicate, what, timeout)
+    except TimeoutError as err:
+        raise SystemExit(str(err)) from None
 
 
 def main() -> None:
@@ -39,12 +35,11 @@ def main() -> None:
     args = p.parse_args()
 
     from PIL import Image
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
     from uptflow.demo.app import build_app
     from uptflow.demo.engine import Enhancer
+    from uptflow.demo.headless import start_chromium
     from uptflow.demo.samples import sample_paths
     from uptflow.demo.server import free_port, start
     from uptflow.inference.models import load_cached
@@ -53,12 +48,9 @@ def main() -> None:
     enhancer = Enhancer(load_cached(args.model, "cpu"),
                         model_name="bundled default (small)" if args.model is None else Path(args.model).name)
     server = start(build_app(enhancer, samples), port=free_port(), allowed_paths=sorted({s.parent for s in samples}))
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = "/usr/bin/chromium"
     profile = tempfile.TemporaryDirectory(prefix="uptflow-chromium-")
-    for flag in FLAGS + (f"--window-size={args.size.replace('x', ',')}", f"--user-data-dir={profile.name}"):
-        opts.add_argument(flag)
-    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    drv = start_chromium(profile.name, window=(width, height))
     try:
         drv.get(server.url)
         button = _wait_for(lambda: drv.find_elements(By.XPATH, f"//button[normalize-space(.)='{args.sample}']"),

@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -26,11 +23,8 @@ import pytest
 # Gradio's own queue code trips pandas deprecation warnings; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:::gradio.queueing")
 
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
-DRIVER_CANDIDATES = ("/usr/bin/chromedriver",)
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=1280,900")
+from uptflow.demo.headless import start_chromium, wait_for
+
 WAIT_S = 120
 
 
@@ -40,38 +34,21 @@ def _missing(reason: str) -> None:
     pytest.skip(f"browser test skipped: {reason}")
 
 
-def _first(paths: tuple[str, ...], name: str) -> str | None:
-    for p in paths:
-        if Path(p).is_file() and os.access(p, os.X_OK):
-            return p
-    return shutil.which(name)
-
-
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
+        import selenium  # noqa: F401
     except ImportError:
         _missing("selenium is not installed (pip install selenium, or the 'test' extra)")
     try:
         import gradio  # noqa: F401
     except ImportError:
         _missing("gradio is not installed (the 'demo' extra)")
-    chromium = _first(CHROMIUM_CANDIDATES, "chromium")
-    driver = _first(DRIVER_CANDIDATES, "chromedriver")
-    if chromium is None or driver is None:
-        _missing("Chromium / chromedriver not found (apt-get install chromium chromium-driver)")
     downloads = tmp_path_factory.mktemp("downloads")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for flag in FLAGS:
-        opts.add_argument(flag)
-    opts.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")  # new, empty
-    opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                           "download.prompt_for_download": False})
-    opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    drv = webdriver.Chrome(service=Service(driver), options=opts)
+    try:
+        drv = start_chromium(tmp_path_factory.mktemp("chromium-profile"), downloads=downloads, log_network=True)
+    except FileNotFoundError as err:
+        _missing(str(err))
     drv.downloads = downloads
     try:
         yield drv
@@ -80,13 +57,10 @@ def browser(tmp_path_factory):
 
 
 def _wait_for(predicate, what: str, timeout: float = WAIT_S):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    try:
+        return wait_for(predicate, what, timeout)
+    except TimeoutError as err:
+        raise AssertionError(str(err)) from None
 
 
 def _requested_hosts(drv) -> set[str]:
