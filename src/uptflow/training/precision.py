@@ -11,8 +11,8 @@ in float32 there.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -34,11 +34,12 @@ def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 
 
 def autocast_setting(device: torch.device, amp: str, cpu_amp: bool,
-                     log: logging.Logger | None = None) -> tuple[torch.dtype | None, str]:
+                     log: Any = None) -> tuple[torch.dtype | None, str]:
     """``(autocast dtype or None, mode)`` for the encoder; mode is ``bf16``, ``fp16`` or ``off``.
 
     CUDA follows ``amp`` (bf16 falls back to fp16 on GPUs without it).  CPU follows
-    ``cpu_amp``: bf16 on CPUs with native bfloat16, else float32 with a warning.
+    ``cpu_amp``: bf16 on CPUs with native bfloat16, else float32 with a warning through ``log``
+    (anything with ``.warning(str)``: the trainer's ``RunLogger`` or a ``logging.Logger``).
     """
     if device.type == "cpu":
         if not cpu_amp:
