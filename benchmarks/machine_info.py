@@ -29,14 +29,11 @@ def cpu_model() -> str:
 
 
 def cpu_flags() -> list[str]:
-    """The flags of :data:`_FLAGS` this CPU has."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            text = fh.read()
-    except OSError:
-        return []
-    m = re.search(r"^flags\s*:(.*)$", text, re.M)
-    have = set(m.group(1).split()) if m else set()
+    """The flags of :data:`_FLAGS` this CPU has (read by the package's own reader, the one
+    ``train.cpu_amp`` decides with)."""
+    from uptflow.training.precision import cpu_flags as all_flags
+
+    have = all_flags()
     return [f for f in _FLAGS if f in have]
 
 

@@ -20,17 +20,21 @@ import torch
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
-def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """True when the CPU advertises AVX512-BF16 or AMX-BF16 (False where that cannot be read)."""
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The CPU's feature flags as ``/proc/cpuinfo`` lists them (empty where that cannot be read)."""
     try:
         text = cpuinfo.read_text(errors="replace")
     except OSError:
-        return False
+        return frozenset()
     for line in text.splitlines():
         if line.startswith("flags"):
-            flags = set(line.partition(":")[2].split())
-            return any(f in flags for f in NATIVE_BF16_FLAGS)
-    return False
+            return frozenset(line.partition(":")[2].split())
+    return frozenset()
+
+
+def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """True when the CPU advertises AVX512-BF16 or AMX-BF16 (False where that cannot be read)."""
+    return not cpu_flags(cpuinfo).isdisjoint(NATIVE_BF16_FLAGS)
 
 
 def autocast_setting(device: torch.device, amp: str, cpu_amp: bool,
