@@ -24,13 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine_info import describe  # noqa: E402  (benchmarks/ is not a package)
+from speed import _parse_size  # noqa: E402  (the size convention of every speed table)
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _size(text: str) -> tuple[int, int]:
-    h, w = (int(v) for v in text.lower().split("x"))
-    return h, w
 
 
 def time_enhance(model, h: int, w: int, name: str, runs: int) -> float:
@@ -99,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     paper = UPTFlow.from_preset("paper-lol").eval() if args.paper_sizes else None
     rows = []
     for size in [s for s in args.sizes.split(",") if s]:
-        rows.append(("bundled (small)", size, [time_enhance(bundled, *_size(size), n, args.runs) for n in names]))
+        rows.append(("bundled (small)", size, [time_enhance(bundled, *_parse_size(size), n, args.runs) for n in names]))
     for size in [s for s in args.paper_sizes.split(",") if s]:
-        rows.append(("paper-lol", size, [time_enhance(paper, *_size(size), n, args.runs) for n in names]))
+        rows.append(("paper-lol", size, [time_enhance(paper, *_parse_size(size), n, args.runs) for n in names]))
     paths = real_images(args.limit)
     agree = {n: agreement(bundled, paths, n) for n in names if n != "float32"}
 
