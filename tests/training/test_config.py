@@ -69,6 +69,8 @@ def test_model_preset_plus_overrides() -> None:
     ({"train": {"amp": "fp8"}}, "train.amp"),
     ({"train": {"cpu_amp": "yes please"}}, "train.cpu_amp"),
     ({"train": {"iters": "many"}}, "train.iters must be an integer"),
+    ({"train": {"l1_highlight": -1.0, "l1_weight": 1.0}}, "train.l1_highlight must be >= 0"),
+    ({"train": {"l1_highlight": 4.0}}, "set train.l1_weight > 0 too"),
     ({"model": "huge"}, "unknown preset"),
     ({"schedule": {"milestones": [0.9, 0.4]}}, "increasing"),
 ])

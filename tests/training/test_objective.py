@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from uptflow.model import UPTFlow
-from uptflow.training.objective import TrainingObjective, dequantization_noise, dequantize
+from uptflow.training.objective import (LIT_FROM, LIT_FULL, TrainingObjective, dequantization_noise, dequantize,
+                                        highlight_weights)
 
 
 def test_objective_equals_model_nll() -> None:
@@ -20,6 +21,34 @@ def test_objective_equals_model_nll() -> None:
     torch.testing.assert_close(nll2, nll)
     expected = (model.decode(torch.zeros(model.latent_shape(low)), low) - normal).abs().flatten(1).mean(1)
     torch.testing.assert_close(l1, expected)
+
+
+def test_highlight_weights_ramp_on_the_lit_pixels_of_the_low_image() -> None:
+    low = torch.zeros(1, 3, 1, 5)
+    low[0, 1, 0] = torch.tensor([0.0, LIT_FROM, (LIT_FROM + LIT_FULL) / 2, LIT_FULL, 1.0])  # the max channel counts
+    w = highlight_weights(low, 4.0)
+    assert w.shape == (1, 1, 1, 5)
+    torch.testing.assert_close(w.flatten(), torch.tensor([1.0, 1.0, 3.0, 5.0, 5.0]))
+    torch.testing.assert_close(highlight_weights(low, 0.0), torch.ones(1, 1, 1, 5))
+
+
+def test_highlight_l1_weighs_only_the_lit_pixels() -> None:
+    """A dark scene's loss is the plain L1; a lit pixel's error counts 1 + extra times."""
+    torch.manual_seed(0)
+    model = UPTFlow.from_preset("tiny").eval()
+    normal = torch.rand(1, 3, 16, 16)
+    dark = normal * 0.1
+    plain = TrainingObjective(model, l1_weight=1.0)
+    weighted = TrainingObjective(model, l1_weight=1.0, l1_highlight=4.0)
+    with torch.no_grad():
+        plain(dark, normal)  # ActNorm's data-dependent init
+        torch.testing.assert_close(weighted(dark, normal, normal)[1], plain(dark, normal, normal)[1])
+        lit = dark.clone()
+        lit[..., :8, :] = 0.9  # the top half is lit in the low image
+        out = model.decode(torch.zeros(model.latent_shape(lit)), lit)
+        err = (out - normal).abs()
+        expected = (err[..., :8, :].sum() * 5 + err[..., 8:, :].sum()) / err.numel()
+        torch.testing.assert_close(weighted(lit, normal, normal)[1], expected.view(1))
 
 
 def test_noise_is_per_sample_of_the_global_batch() -> None:

@@ -47,6 +47,10 @@ def test_print_config_with_overrides(capsys) -> None:
     assert cfg["schedule"]["warmup_iters"] == 10 and cfg["model"]["flow_steps"] == 4
     assert cfg["optim"]["lr"] == 1e-4 and cfg["seed"] == 7 and cfg["data"]["seed"] == 7
     assert cfg["data"]["root"] == "some/LOL" and cfg["model"]["window"] == 8
+    rc = main(["train", "--preset", "small", "--data-root", "x", "--l1-weight", "1", "--l1-highlight", "4",
+               "--print-config"])
+    cfg = yaml.safe_load(capsys.readouterr().out)
+    assert rc == 0 and cfg["train"]["l1_weight"] == 1.0 and cfg["train"]["l1_highlight"] == 4.0
 
 
 def _one_line_error(capsys, argv: list[str], *needles: str) -> str:
@@ -75,6 +79,8 @@ def test_bad_data_and_arguments_give_one_line_errors(pair_dirs, tmp_path: Path, 
     _one_line_error(capsys, base + ["--low-dir", str(low), "--normal-dir", str(normal), "--set", "train.nope=1"],
                     "unknown train field")
     _one_line_error(capsys, base + ["--preset", "huge"], "unknown training preset")
+    _one_line_error(capsys, base + ["--low-dir", str(low), "--normal-dir", str(normal), "--l1-highlight", "4"],
+                    "train.l1_highlight", "l1_weight")
     _one_line_error(capsys, base + ["--low-dir", str(low), "--normal-dir", str(normal), "--resume",
                                     str(tmp_path / "none.pt")], "none.pt")
     not_ckpt = tmp_path / "weights.pt"

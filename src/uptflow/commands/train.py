@@ -39,6 +39,7 @@ _FLAG_KEYS: dict[str, tuple[str, ...]] = {
     "cpu_amp": ("train.cpu_amp",),
     "grad_clip": ("train.grad_clip",),
     "l1_weight": ("train.l1_weight",),
+    "l1_highlight": ("train.l1_highlight",),
     "device": ("train.device",),
     "lr": ("optim.lr",),
     "seed": ("seed", "data.seed"),
@@ -83,6 +84,9 @@ def add_parser(sub) -> None:
                         "faster, see docs/DEVELOPMENT.md); default float32")
     t.add_argument("--grad-clip", type=float, help="clip the global gradient norm (0 = off)")
     t.add_argument("--l1-weight", type=float, help="weight of L1(decode(z=0), normal) (default 0)")
+    t.add_argument("--l1-highlight", type=float, metavar="EXTRA",
+                   help="weigh the L1 on pixels already lit in the low image (max channel >= 110/255) "
+                        "1+EXTRA times: against blown-out lamps and lit regions (default 0; needs --l1-weight)")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"))
     t.add_argument("--init-from", metavar="WEIGHTS", help="start from these weights (ours or the authors'; same architecture)")
     t.add_argument("--workers", type=int, help="DataLoader workers per process")

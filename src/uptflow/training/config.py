@@ -112,6 +112,9 @@ class LoopConfig:
         grad_clip: max global gradient norm (0: no clipping).
         max_nonfinite: stop after this many non-finite steps in a row.
         l1_weight: weight of L1(decode(z=0), normal) added to the NLL (authors: 0).
+        l1_highlight: extra L1 weight on pixels already lit in the low image (``1 + this`` from
+            max channel 110/255, a ramp from 55/255; 0: plain L1).  Teaches the model not to blow
+            out lamps and lit regions; needs ``l1_weight > 0``.
         workers: DataLoader worker processes per rank.
         device: ``auto`` (CUDA if available), ``cpu`` or ``cuda``.
         progress: show a tqdm progress bar (rank 0).
@@ -133,6 +136,7 @@ class LoopConfig:
     grad_clip: float = 0.0
     max_nonfinite: int = 20
     l1_weight: float = 0.0
+    l1_highlight: float = 0.0
     workers: int = 4
     device: str = "auto"
     progress: bool = True
@@ -155,8 +159,11 @@ class LoopConfig:
             raise ValueError(f"train.init_from must be a path or null, got {self.init_from!r}")
         if not isinstance(self.cpu_amp, bool):
             raise ValueError(f"train.cpu_amp must be true or false, got {self.cpu_amp!r}")
-        if self.grad_clip < 0 or self.l1_weight < 0:
-            raise ValueError("train.grad_clip and train.l1_weight must be >= 0")
+        if self.grad_clip < 0 or self.l1_weight < 0 or self.l1_highlight < 0:
+            raise ValueError(f"train.grad_clip, train.l1_weight and train.l1_highlight must be >= 0, got "
+                             f"{self.grad_clip}, {self.l1_weight}, {self.l1_highlight}")
+        if self.l1_highlight > 0 and self.l1_weight == 0:
+            raise ValueError("train.l1_highlight weights the L1 term: set train.l1_weight > 0 too")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"train.ema_decay must lie in [0, 1) (0 = off), got {self.ema_decay}")
 

@@ -106,7 +106,8 @@ class Trainer:
         self.model = UPTFlow(cfg.model_config()).to(self.device).train()
         if cfg.train.init_from and ckpt is None:
             self._load_weights(cfg.train.init_from)
-        self.objective = TrainingObjective(self.model, cfg.train.l1_weight, self.amp_dtype)
+        self.objective = TrainingObjective(self.model, cfg.train.l1_weight, self.amp_dtype,
+                                           l1_highlight=cfg.train.l1_highlight)
         self._ddp: nn.Module | None = None
         self.optimizer = build_optimizer(self.model, cfg.optim)
         self.scheduler = WarmupMultiStep(self.optimizer, cfg.schedule, cfg.train.iters)
