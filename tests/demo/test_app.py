@@ -100,7 +100,7 @@ def test_page_handler_samples_with_seed_like_the_cli(demo_server, crops, tiny_mo
     from uptflow.cli import main
 
     client = _client(demo_server.url, tmp_path)
-    ev = (0.0,) if demo_server.enhancer.exposure else ()  # the exposure slider exists where uptflow has it
+    ev = (0.0,)  # the exposure slider
     slider, _gallery, files, info = client.predict(gradio_client.handle_file(str(crops["whole"])), 0.5, 3, 2, *ev,
                                                    api_name="/enhance_ui")
     out = tmp_path / "cli"

@@ -55,14 +55,26 @@ def test_the_command_serves_the_page_on_localhost(tiny_model, monkeypatch, capsy
         self.close()
 
     monkeypatch.setattr(server_mod.Server, "wait", fetch_then_stop)
+    from uptflow.demo import engine
+
+    made = []
+    monkeypatch.setattr(engine.Enhancer, "__init__", _recording(engine.Enhancer.__init__, made))
     before = signal.getsignal(signal.SIGTERM)
-    assert main(["demo", "--model", str(tiny_model), "--port", str(port)]) == 0
+    assert main(["demo", "--model", str(tiny_model), "--port", str(port), "--precision", "bfloat16"]) == 0
+    assert [e.precision for e in made] == ["bfloat16"]  # --precision reaches the enhancer
     assert signal.getsignal(signal.SIGTERM) is before  # the command's SIGTERM handler is removed again
     out = capsys.readouterr().out
     assert seen["status"] == 200 and "UPT-Flow" in seen["page"]
     assert seen["host"] == "127.0.0.1"  # the default binds this machine only
     assert f"uptflow demo: serving on http://127.0.0.1:{port}/ (cpu" in out
     assert out.rstrip().endswith("uptflow demo: stopped")
+
+
+def _recording(init, made: list):
+    def wrapped(self, *args, **kwargs) -> None:
+        init(self, *args, **kwargs)
+        made.append(self)
+    return wrapped
 
 
 def test_ctrl_c_closes_the_server() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import inspect
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 from PIL import Image
 
 from uptflow.cli import main
-from uptflow.demo.engine import DemoInputError, Enhancer, supports_exposure
+from uptflow.demo.engine import DemoInputError, Enhancer
 from uptflow.demo.results import ResultStore
 from uptflow.inference import models as reg
 from uptflow.io.write import save_image
@@ -97,33 +96,32 @@ def test_bad_options_give_messages(enhancer, bad_files, kw, message) -> None:
         enhancer.enhance_file(bad_files["huge"], **kw)  # options are checked before the file
 
 
-def test_exposure_follows_the_cli_where_uptflow_has_it(enhancer, tiny_model, decode, tmp_path,
-                                                       monkeypatch) -> None:
-    import sys
-
-    import uptflow
-
-    has = "exposure" in inspect.signature(uptflow.enhance).parameters
-    assert supports_exposure() == has and enhancer.exposure == has
+def test_exposure_follows_the_cli(enhancer, tiny_model, decode, tmp_path) -> None:
     src = tmp_path / "e.png"
     Image.fromarray((np.random.default_rng(2).random((20, 28, 3)) * 50).astype(np.uint8)).save(src)
-    if has:
-        out = _cli(tmp_path, tiny_model, src, "--exposure", "1.5")
-        got = enhancer.enhance_file(src, exposure=1.5)
-        assert np.array_equal(decode(got.files[0]), decode(out / "e.png"))
-        assert "exposure +1.5 EV" in enhancer.describe(got, 0.0)
-        plain = enhancer.enhance_file(src)
-        assert not np.array_equal(decode(plain.files[0]), decode(got.files[0]))
-        with pytest.raises(DemoInputError, match="exposure must be between"):
-            enhancer.enhance_file(src, exposure=99.0)
-    # without the feature (an older uptflow): no slider, and a non-zero value is refused
-    monkeypatch.setitem(sys.modules, "uptflow.inference.exposure", None)
-    assert not supports_exposure()
-    older = Enhancer(enhancer.model, enhancer.store)
-    assert not older.exposure
-    with pytest.raises(DemoInputError, match="exposure control is not available"):
-        older.enhance_file(src, exposure=0.5)
-    assert older.enhance_file(src).files[0].is_file()
+    out = _cli(tmp_path, tiny_model, src, "--exposure", "1.5")
+    got = enhancer.enhance_file(src, exposure=1.5)
+    assert np.array_equal(decode(got.files[0]), decode(out / "e.png"))
+    assert "exposure +1.5 EV" in enhancer.describe(got, 0.0)
+    plain = enhancer.enhance_file(src)
+    assert not np.array_equal(decode(plain.files[0]), decode(got.files[0]))
+    with pytest.raises(DemoInputError, match="exposure must be between"):
+        enhancer.enhance_file(src, exposure=99.0)
+
+
+def test_precision_follows_the_cli(enhancer, tiny_model, decode, tmp_path) -> None:
+    """``Enhancer(precision="bfloat16")`` gives ``uptflow enhance --precision bfloat16``'s file, says so on
+    the page, and a precision that does not exist is refused in one line."""
+    src = tmp_path / "p.png"
+    Image.fromarray((np.random.default_rng(3).random((24, 32, 3)) * 60).astype(np.uint8)).save(src)
+    out = _cli(tmp_path, tiny_model, src, "--precision", "bfloat16")
+    bf16 = Enhancer(enhancer.model, enhancer.store, model_name="tiny", precision="bfloat16")
+    got = bf16.enhance_file(src)
+    assert np.array_equal(decode(got.files[0]), decode(out / "p.png"))
+    assert "encoder in bfloat16" in bf16.describe(got, 0.0)
+    assert "encoder in" not in enhancer.describe(enhancer.enhance_file(src), 0.0)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        Enhancer(enhancer.model, enhancer.store, precision="int8")
 
 
 def _corpus_generator():

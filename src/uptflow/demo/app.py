@@ -1,8 +1,7 @@
 """The Gradio page of ``uptflow demo`` and its ``/enhance`` API endpoint.
 
 Layout: on the left the upload (any image file; the bundled samples one click away), the options
-(temperature, number of samples, seed; exposure only when the installed
-:func:`uptflow.api.enhance_array` takes ``exposure=``), the *Enhance* button, the full-resolution
+(temperature, number of samples, seed, exposure), the *Enhance* button, the full-resolution
 PNG(s) to download; on the right a before/after slider (showing the upload on both sides until it
 is enhanced), one line with the time taken and the device, and a gallery when several samples
 were drawn.
@@ -122,10 +121,9 @@ def build_app(enhancer: Enhancer, samples: list[Path] | None = None, concurrency
                 with gr.Row():
                     seed = gr.Number(value=-1, precision=0, minimum=-1, label="Seed",
                                      info="-1 = random; sample i uses seed + i")
-                    inputs = [upload, temperature, seed, n_samples]
-                    if enhancer.exposure:
-                        inputs.append(gr.Slider(-2.0, 2.0, value=0.0, step=0.1, label="Exposure (EV)",
-                                                info="scales the result in linear light by 2^EV"))
+                    exposure = gr.Slider(-2.0, 2.0, value=0.0, step=0.1, label="Exposure (EV)",
+                                         info="scales the result in linear light by 2^EV")
+                    inputs = [upload, temperature, seed, n_samples, exposure]
                 run = gr.Button("Enhance", variant="primary", elem_id="enhance")
                 download = gr.File(label="Full resolution (PNG)", file_count="multiple", interactive=False,
                                    elem_id="result", height=110)

@@ -16,7 +16,6 @@ ContextVar change, and every request writes into its own folder (:class:`ResultS
 
 from __future__ import annotations
 
-import inspect
 import re
 import time
 import warnings
@@ -38,7 +37,6 @@ __all__ = [
     "DemoInputError",
     "DemoResult",
     "Enhancer",
-    "supports_exposure",
     "device_label",
     "user_message",
 ]
@@ -92,22 +90,6 @@ class DemoResult:
     notes: list[str] = field(default_factory=list)
 
 
-def supports_exposure() -> bool:
-    """Whether this uptflow has exposure control: :func:`uptflow.enhance` takes ``exposure=`` (EV)
-    and :mod:`uptflow.inference.exposure` exists (what ``uptflow enhance --exposure`` applies).  The page
-    shows the exposure slider only then."""
-    import importlib.util
-
-    import uptflow
-
-    if "exposure" not in inspect.signature(uptflow.enhance).parameters:
-        return False
-    try:
-        return importlib.util.find_spec("uptflow.inference.exposure") is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def device_label(model: torch.nn.Module) -> str:
     """Human-readable device of ``model``: ``"cpu (N threads)"`` or ``"cuda:0 (GPU name)"``."""
     dev = next(model.parameters()).device
@@ -152,13 +134,18 @@ class Enhancer:
         model_name: shown in the page (e.g. the checkpoint's file name).
         tile: as ``uptflow enhance --tile``: ``None`` = tile only images that would not fit in
             memory (the default), ``0`` = never, ``N >= 64`` = N-pixel tiles for larger images.
+        precision: the encoder's arithmetic, as ``uptflow enhance --precision`` (``float32``,
+            the default, ``bfloat16`` or ``float16``); one server runs one precision.
     """
 
     def __init__(self, model: torch.nn.Module, store: ResultStore | None = None,
                  max_pixels: int = DEFAULT_MAX_PIXELS, preview_side: int = PREVIEW_SIDE,
-                 model_name: str = "model", tile: int | None = None) -> None:
+                 model_name: str = "model", tile: int | None = None, precision: str = "float32") -> None:
+        from uptflow.nets.precision import check_precision
+
         if max_pixels < 1:
             raise ValueError(f"max_pixels must be >= 1, got {max_pixels}")
+        self.precision = check_precision(precision)
         self.model = model
         self.store = store if store is not None else ResultStore()
         self.max_pixels = int(max_pixels)
@@ -166,7 +153,6 @@ class Enhancer:
         self.model_name = model_name
         self.tile = tile
         self.device = device_label(model)
-        self.exposure = supports_exposure()
 
     # ---------------------------------------------------------------------------- checks
     def check_size(self, path: Path, name: str) -> tuple[int, int]:
@@ -238,23 +224,19 @@ class Enhancer:
                      progress: Callable[[int, int], None] | None = None) -> DemoResult:
         """Enhance one uploaded file; write full-resolution PNGs; return them with previews.
 
-        ``exposure`` (EV) is applied as by ``uptflow enhance --exposure`` where this uptflow has
-        exposure control (:func:`supports_exposure`); elsewhere a non-zero value is refused.
+        ``exposure`` (EV) is applied as by ``uptflow enhance --exposure``.
         """
         from uptflow import api
         from uptflow.io.write import save_image
 
         samples = int(samples)
         self.check_options(temperature, samples, seed)
-        if exposure and not self.exposure:
-            raise DemoInputError("exposure control is not available in this version of uptflow")
-        if self.exposure:
-            from uptflow.inference.exposure import check_exposure
+        from uptflow.inference.exposure import check_exposure
 
-            try:
-                ev = check_exposure(float(exposure), "exposure")
-            except (TypeError, ValueError) as err:
-                raise DemoInputError(one_line(err)) from None
+        try:
+            ev = check_exposure(float(exposure), "exposure")
+        except (TypeError, ValueError) as err:
+            raise DemoInputError(one_line(err)) from None
         if path is None:
             raise DemoInputError(NO_IMAGE)
         name = name or Path(path).name
@@ -270,9 +252,10 @@ class Enhancer:
             if progress is not None:
                 progress(done, total)
 
-        outs = api.enhance_array(self.model, loaded.rgb, temperature=float(temperature), samples=samples,
-                                 seed=seed if temperature > 0 else None, tile=self.tile, progress=on_step,
-                                 exposure=ev if self.exposure else 0.0)  # as `uptflow enhance --exposure EV`
+        options = api.check_options(temperature=float(temperature), samples=samples, tile=self.tile,
+                                    seed=seed if temperature > 0 else None, precision=self.precision)
+        outs = api.enhance_array(self.model, loaded.rgb, options=options, progress=on_step,
+                                 exposure=ev)  # as `uptflow enhance --exposure EV --precision P`
         seconds = time.perf_counter() - start
 
         folder = self.store.new_folder()
@@ -287,13 +270,15 @@ class Enhancer:
             afters=[_preview(o, self.preview_side) for o in outs],
             width=w, height=h, seconds=seconds, device=self.device,
             seed=seed if temperature > 0 else None, steps=steps[0],
-            exposure=ev if self.exposure else 0.0, notes=notes,
+            exposure=ev, notes=notes,
         )
 
     def describe(self, result: DemoResult, temperature: float) -> str:
-        """One Markdown line for the page: time, device, size, tiling, seed."""
+        """One Markdown line for the page: time, device, size, model, precision, tiling, seed."""
         parts = [f"**{result.seconds:.2f} s** on {result.device}", f"{result.width}x{result.height} px",
                  f"model {self.model_name}"]
+        if self.precision != "float32":
+            parts.append(f"encoder in {self.precision}")
         if result.steps > 1:
             parts.append(f"tiled ({result.steps} steps)")
         if temperature > 0:
