@@ -40,6 +40,22 @@ def test_night_clip_ffv1_same_frames_size_rate(capsys, clip_factory, bundled_mod
     assert got["frames"][0].mean() > 2 * src[0].mean()  # really enhanced
 
 
+def test_exposure_reaches_every_frame(capsys, clip_factory, bundled_model, tmp_path):
+    """``--exposure EV`` on a video gives the Python API's ``exposure=EV`` frames (lossless codec)."""
+    src = night_frames(3, seed=4)
+    clip = clip_factory("ev.mkv", src, codec="ffv1", rate=10)
+    out = tmp_path / "out"
+    code, _, err = run_cli(capsys, "enhance", clip, "-o", out, "--codec", "ffv1", "--model", BUNDLED, "-q",
+                           "--exposure", "0.7")
+    assert code == 0, err
+    got = read_clip(out / "ev.mkv")["frames"]
+    api = list(uptflow.enhance_frames(src, model=bundled_model, exposure=0.7))
+    plain = list(uptflow.enhance_frames(src, model=bundled_model))
+    for a, b, c in zip(got, api, plain):
+        np.testing.assert_array_equal(a, b)
+        assert a.mean() > c.mean() + 2
+
+
 def test_default_h264_keeps_rotation_audio_and_timestamps(capsys, clip_factory, tmp_path):
     clip = clip_factory("phone.mov", rotation=90, audio=True)
     vfr = clip_factory("vfr.mkv", night_frames(5), codec="ffv1", pts=[0, 40, 120, 130, 300],

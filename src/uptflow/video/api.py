@@ -114,7 +114,7 @@ def enhance_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], mode
                   temporal: bool = True, temperature: float = 0.0, seed: int | None = None,
                   tile: int | None = None, overlap: int = 32, tile_refine: int = 1,
                   budget_bytes: int | None = None, progress: bool = False, precision: str = "float32",
-                  **temporal_options: Any) -> VideoResult:
+                  exposure: float = 0.0, **temporal_options: Any) -> VideoResult:
     """Enhance a low-light video (or a folder of numbered frames) into a new video file.
 
     Args:
@@ -128,6 +128,7 @@ def enhance_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], mode
         temporal: shared statistics + denoising (default) or independent frames.
         temperature, seed, tile, overlap, tile_refine, budget_bytes, precision: as
             :func:`uptflow.api.enhance_tensor`.
+        exposure: EV for every frame, as ``uptflow enhance --exposure`` (0 = unchanged).
         progress: show a tqdm bar (frames, fps, ETA) on stderr.
         **temporal_options: ``stats_momentum``, ``denoise``, ``scene_cut`` (:class:`TemporalOptions`).
 
@@ -151,7 +152,7 @@ def enhance_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], mode
         raise VideoError("the output would overwrite the input")
     net = load_cached(model, device if isinstance(model, UPTFlow) else resolve_device(device))
     enhancer = FrameEnhancer(net, TemporalOptions(enabled=temporal, **temporal_options), temperature, seed,
-                             tile, overlap, tile_refine, budget_bytes, precision)
+                             tile, overlap, tile_refine, budget_bytes, precision, exposure)
     if not dst_p.suffix:
         dst_p = dst_p.with_suffix(container_for(codec)[0])
     with open_source(src_p, fps) as source:

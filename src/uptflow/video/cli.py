@@ -141,10 +141,6 @@ def _sniffed(p: Path) -> bool:
         return False
 
 
-def _with_exposure(enhancer: Callable, ev: float, apply: Callable) -> Callable:
-    return lambda rgb: apply(enhancer(rgb), ev)
-
-
 def video_target(job: VideoJob, out_dir: Path, args: argparse.Namespace) -> Path:
     """Where ``job``'s video goes: ``OUTDIR/NAME{suffix}.mp4`` (``.mkv`` for codecs MP4 cannot hold)."""
     from uptflow.video.api import default_output
@@ -204,12 +200,8 @@ def run_videos(planned: list[tuple[VideoJob, Path]], args: argparse.Namespace, m
                 temporal = TemporalOptions(enabled=not getattr(args, "frame_by_frame", False))
                 enhancer = FrameEnhancer(model, temporal, args.temperature, seed, tile,
                                          min(args.overlap, max(tile - 1, 0)), args.tile_refine,
-                                         precision=getattr(args, "precision", "float32"))
-                ev = float(getattr(args, "exposure", 0.0) or 0.0)
-                if ev:  # --exposure as for images, on every enhanced frame
-                    from uptflow.inference.exposure import apply_exposure
-
-                    enhancer = _with_exposure(enhancer, ev, apply_exposure)
+                                         precision=getattr(args, "precision", "float32"),
+                                         exposure=float(getattr(args, "exposure", 0.0) or 0.0))
                 frames_dir = frames_root / target.stem if frames_root is not None else None
                 writer = VideoWriter(target, codec, crf, info.rate, info.time_base, source.audio)
                 with tqdm(total=expected_frames(info), unit="frame", desc=src.name, leave=False, file=sys.stderr,

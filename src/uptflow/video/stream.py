@@ -57,15 +57,20 @@ class FrameEnhancer:
         temperature, seed: as :func:`uptflow.enhance`; a sampled video uses the *same* seed for
             every frame (a new latent per frame would flicker).
         tile, overlap, tile_refine, budget_bytes, precision: as :func:`uptflow.api.enhance_tensor`.
+        exposure: EV applied to every enhanced frame as ``uptflow enhance --exposure`` does to an
+            image (:func:`uptflow.inference.exposure.apply_exposure`; 0 = unchanged).  Applied after
+            the temporal filter, so the statistics and the denoiser see the model's own output.
     """
 
     def __init__(self, model: Any, temporal: TemporalOptions = TemporalOptions(), temperature: float = 0.0,
                  seed: int | None = None, tile: int | None = None, overlap: int = 32, tile_refine: int = 1,
-                 budget_bytes: int | None = None, precision: str = "float32") -> None:
+                 budget_bytes: int | None = None, precision: str = "float32", exposure: float = 0.0) -> None:
         from uptflow.api import check_options
+        from uptflow.inference.exposure import check_exposure
 
         check_options(temperature=temperature, tile=tile, overlap=overlap, seed=seed, tile_refine=tile_refine,
                       precision=precision)
+        self.exposure = check_exposure(exposure)
         self.precision = precision
         self.model = model
         self.options = temporal
@@ -104,7 +109,12 @@ class FrameEnhancer:
         if recorder is not None:
             self.stats.update(recorder.finalize())
         self.frames += 1
-        return self.denoiser(y) if self.options.enabled else y
+        y = self.denoiser(y) if self.options.enabled else y
+        if self.exposure:
+            from uptflow.inference.exposure import apply_exposure
+
+            y = apply_exposure(y, self.exposure)
+        return y
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """``(H, W, 3)`` float32 in ``[0, 1]`` -> enhanced ``(H, W, 3)`` float32 in ``[0, 1]``."""
@@ -150,7 +160,7 @@ def enhance_frames(frames: Iterable[Any], model: Any = None, device: str = "auto
         temporal: ``True`` (default): shared statistics + denoising; ``False``: frame by frame.
         **options: ``stats_momentum``, ``denoise``, ``scene_cut`` (:class:`TemporalOptions`) and
             ``temperature``, ``seed``, ``tile``, ``overlap``, ``tile_refine``, ``budget_bytes``,
-            ``precision`` (:class:`FrameEnhancer`).
+            ``precision``, ``exposure`` (:class:`FrameEnhancer`).
 
     Yields:
         Enhanced frames, same shape and dtype as each input frame.
