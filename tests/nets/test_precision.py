@@ -84,3 +84,26 @@ def test_api_bfloat16_result_is_close_to_float32(bundled) -> None:
     psnr = 10 * np.log10(255.0**2 / np.mean((ref - fast) ** 2))
     assert psnr >= 40.0, psnr
     assert np.abs(ref - fast).max() <= 16
+
+
+def test_bfloat16_decodes_with_bfloat16_coupling_networks_only(bundled) -> None:
+    """Under bfloat16 the coupling sub-networks run in bfloat16 when *decoding* (their scale and
+    shift come back float32, so z stays float32); the likelihood path (encode) keeps float32."""
+    from uptflow.flows.subnet import CouplingNet
+
+    low = _low()
+    nets = [m for m in bundled.modules() if isinstance(m, CouplingNet)]
+    seen: list[torch.dtype] = []
+    # the first conv's output, as its ActNorm receives it
+    hooks = [n.net[0].actnorm.register_forward_hook(lambda m, i, o: seen.append(i[0].dtype)) for n in nets]
+    try:
+        with torch.no_grad(), precision.encoder_precision("bfloat16"):
+            out = bundled.enhance(low)
+            decoded = set(seen)
+            seen.clear()
+            z, logdet = bundled.encode(out, low)
+    finally:
+        for h in hooks:
+            h.remove()
+    assert decoded == {torch.bfloat16} and out.dtype == torch.float32
+    assert set(seen) == {torch.float32} and z.dtype == torch.float32 and logdet.dtype == torch.float32

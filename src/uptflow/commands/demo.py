@@ -55,7 +55,7 @@ def add_parser(sub) -> None:
                    help="as in `uptflow enhance`: tile side in pixels (>= 64); 0 = never tile; default: tile "
                         "only images that would not fit in memory")
     p.add_argument("--precision", choices=("float32", "bfloat16", "float16"), default="float32",
-                   help="as in `uptflow enhance`: arithmetic of the encoder; float32 (default, the authors' "
+                   help="as in `uptflow enhance`: arithmetic of the networks; float32 (default, the authors' "
                         "numbers), bfloat16 (faster on CPUs with AVX512-BF16 / AMX and on GPUs), float16 (GPUs)")
     p.set_defaults(run=run)
 

@@ -83,9 +83,9 @@ def add_common_arguments(p: argparse.ArgumentParser, temperature: float, samples
                    help="brighten (+) or darken (-) the result by EV stops in linear light; a soft highlight "
                         "shoulder keeps what was not clipped unclipped (default 0 = unchanged)")
     p.add_argument("--precision", choices=("float32", "bfloat16", "float16"), default="float32",
-                   help="arithmetic of the encoder (the flow is always float32): float32 (default, the "
-                        "authors' numbers); bfloat16 is faster on CPUs with AVX512-BF16 / AMX and on GPUs, "
-                        "results within about one 8-bit level; float16 for GPUs")
+                   help="arithmetic of the networks (encoder, coupling sub-networks; the flow's own steps stay "
+                        "float32): float32 (default, the authors' numbers); bfloat16 is faster on CPUs with "
+                        "AVX512-BF16 / AMX and on GPUs, results within a few 8-bit levels; float16 for GPUs")
     p.add_argument("-r", "--recursive", action="store_true", help="also enhance images in sub-folders")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 

@@ -11,6 +11,7 @@ import torch
 
 from uptflow.flows.base import FlowTransform
 from uptflow.flows.subnet import CouplingNet
+from uptflow.nets.precision import run_subnet
 
 SCALE_OFFSET = 2.0
 SCALE_EPS = 3e-4
@@ -48,8 +49,12 @@ class CrossCoupling(FlowTransform):
         self.nn_f2 = CouplingNet(cond_channels, 2 * channels, hidden, reduction)
         self.nn_a2 = CouplingNet(self.c2 + cond_channels, 2 * self.c1, hidden, reduction)
 
-    def feature_affines(self, h: torch.Tensor) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-        """The two z-independent affines ``(s, t)`` of steps a) and c); they depend on h only."""
+    def feature_affines(self, h: torch.Tensor, decoding: bool = False
+                        ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """The two z-independent affines ``(s, t)`` of steps a) and c); they depend on h only.
+        ``decoding``: run the sub-networks under the inference precision (:func:`run_subnet`)."""
+        if decoding:
+            return _scale_shift(run_subnet(self.nn_f1, h)), _scale_shift(run_subnet(self.nn_f2, h))
         return _scale_shift(self.nn_f1(h)), _scale_shift(self.nn_f2(h))
 
     def forward(self, z, context=None):
@@ -72,16 +77,17 @@ class CrossCoupling(FlowTransform):
 
     def inverse(self, z, context=None):
         h = context
-        (s_a, t_a), (s_c, t_c) = self.feature_affines(h)
+        # decoding: the sub-networks under the inference precision (float32 unless asked; nets.precision)
+        (s_a, t_a), (s_c, t_c) = self.feature_affines(h, decoding=True)
         z1, z2 = z[:, : self.c1], z[:, self.c1:]
-        s, t = _scale_shift(self.nn_a2(torch.cat([z2, h], dim=1)))
+        s, t = _scale_shift(run_subnet(self.nn_a2, torch.cat([z2, h], dim=1)))
         z1 = z1 / s - t
         logdet = _sum_log(s)
         z = torch.cat([z1, z2], dim=1)
         z = z / s_c - t_c
         logdet = logdet + _sum_log(s_c)
         z1, z2 = z[:, : self.c1], z[:, self.c1:]
-        s, t = _scale_shift(self.nn_a1(torch.cat([z1, h], dim=1)))
+        s, t = _scale_shift(run_subnet(self.nn_a1, torch.cat([z1, h], dim=1)))
         z2 = z2 / s - t
         logdet = logdet + _sum_log(s)
         z = torch.cat([z1, z2], dim=1)

@@ -1,11 +1,14 @@
-"""Precision of the encoder (MSFormer) at inference: float32 (default) or bfloat16 / float16 autocast.
+"""Precision of the networks at inference: float32 (default) or bfloat16 / float16 autocast.
 
-The encoder holds ~80 % of an enhancement's arithmetic and only *conditions* the flow, so it can
-run in a 16-bit float where the hardware has one (CPUs with AVX512-BF16 or AMX, GPUs) while the
-flow itself -- the 1x1-conv inverses and affine couplings that decode the image -- stays float32:
-the conditioning maps are cast back to float32 before the flow reads them.  Results then differ
-from float32 by about one 8-bit level at most (measured by ``benchmarks/precision_quality.py``);
-float32 stays the default because it reproduces the authors' numbers.
+Two places take it: the encoder (MSFormer, ~78 % of an enhancement's arithmetic), which only
+*conditions* the flow, and, when decoding, the coupling sub-networks (~22 %), which only
+*predict* each coupling's scale and shift.  Both can run in a 16-bit float where the hardware has
+one (CPUs with AVX512-BF16 or AMX, GPUs); their outputs are cast back to float32 before the flow
+uses them, so the flow's own arithmetic -- the 1x1-conv inverses, the affine updates of z and the
+log-determinants -- stays float32, and the likelihood path (``encode``, ``nll``) is not touched.
+Results differ from float32 by a few 8-bit levels at most (measured by
+``benchmarks/precision_quality.py``); float32 stays the default because it reproduces the
+authors' numbers.
 
 A context variable, like ``nets.strips``: one thread's (or request's) choice never leaks into
 another's enhancement.
@@ -58,3 +61,15 @@ def run_encoder(encoder, low: torch.Tensor, up: torch.Tensor) -> list[torch.Tens
     with torch.autocast(low.device.type, dtype=dtype):
         maps = encoder(low, up)
     return [m.to(low.dtype) for m in maps]
+
+
+def run_subnet(net, x: torch.Tensor) -> torch.Tensor:
+    """``net(x)`` for a coupling sub-network while *decoding*, under the context's precision; the
+    output is float32 (``x``'s dtype) whatever ran inside.  With gradients on (training) or a
+    non-float32 input it is plain ``net(x)``."""
+    dtype = _encoder_dtype.get()
+    if dtype == torch.float32 or x.dtype != torch.float32 or torch.is_grad_enabled():
+        return net(x)
+    with torch.autocast(x.device.type, dtype=dtype):
+        y = net(x)
+    return y.to(x.dtype)
