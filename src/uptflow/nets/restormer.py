@@ -159,10 +159,12 @@ class GatedFeedForward(nn.Module):
 
     def forward(self, x: torch.Tensor, norm: nn.Module | None = None) -> torch.Tensor:
         """``ffn(norm(x))``, strip by strip in inference (``norm``: per-pixel, or None)."""
-        return strip_map(lambda s: self._local(s if norm is None else norm(s)), x, radius=1)
+        return strip_map(lambda s, lo, hi: self._local(s if norm is None else norm(s), lo, hi), x, radius=1,
+                         rows=True)
 
-    def _local(self, x: torch.Tensor) -> torch.Tensor:
-        a, b = self.dwconv(pointwise(x, self.project_in.weight)).chunk(2, dim=1)
+    def _local(self, x: torch.Tensor, lo: int = 0, hi: int | None = None) -> torch.Tensor:
+        """Rows ``lo:hi`` of the feed-forward on ``x``: the halo rows end after the depth-wise conv."""
+        a, b = self.dwconv(pointwise(x, self.project_in.weight))[:, :, lo:hi].chunk(2, dim=1)
         return pointwise(F.gelu(a) * b, self.project_out.weight)
 
 

@@ -67,7 +67,7 @@ def empty_like_layout(x: torch.Tensor, channels: int, dtype: torch.dtype | None 
     return torch.empty((b, channels, h, w), dtype=dtype or x.dtype, device=x.device, memory_format=fmt)
 
 
-def strip_map(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, radius: int) -> torch.Tensor:
+def strip_map(fn: Callable[..., torch.Tensor], x: torch.Tensor, radius: int, rows: bool = False) -> torch.Tensor:
     """``fn(x)`` for a local ``fn`` of vertical radius ``radius``, strip by strip when inferring.
 
     ``fn`` maps (B, C, h, W) -> (B, C', h, W) with zero padding at the top/bottom border (like a
@@ -75,15 +75,20 @@ def strip_map(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, radiu
     Each strip is evaluated with up to ``r`` real neighbouring rows above and below and those
     halo rows are cut off again, so interior strip edges see true data and the image borders see
     the same zero padding as in one whole pass.  Output has ``x``'s memory format.
+
+    ``rows=True``: ``fn(slab, lo, hi)`` returns only rows ``lo:hi`` of its result on ``slab`` —
+    so ``fn`` can drop the halo rows as soon as its spatial op has used them, and skip the
+    per-pixel work after it (e.g. a feed-forward's output projection) on rows that would be cut
+    off anyway.  The whole-map path calls ``fn(x, 0, h)``.
     """
     bounds = strip_bounds(x.shape[-2], x.shape[-1], radius) if x.dim() == 4 else None
     if bounds is None:
-        return fn(x)
+        return fn(x, 0, x.shape[-2]) if rows else fn(x)
     out: torch.Tensor | None = None
     for r0, r1, a0, a1 in bounds:
-        y = fn(x[:, :, a0:a1])
+        y = fn(x[:, :, a0:a1], r0 - a0, r1 - a0) if rows else fn(x[:, :, a0:a1])[:, :, r0 - a0: r1 - a0]
         if out is None:
             out = empty_like_layout(x, y.shape[1], y.dtype)
-        out[:, :, r0:r1] = y[:, :, r0 - a0: r1 - a0]
+        out[:, :, r0:r1] = y
     assert out is not None
     return out

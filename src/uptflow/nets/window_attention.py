@@ -153,15 +153,17 @@ class LocallyEnhancedFeedForward(nn.Module):
     def forward(self, x: torch.Tensor, norm: nn.Module | None = None) -> torch.Tensor:
         """``ffn(norm(x))`` for (B, C, H, W) ``x``; ``norm`` (an ``nn.LayerNorm`` over channels, or
         None) runs inside the strips in inference, so the normalised map never exists whole."""
-        def local(s: torch.Tensor) -> torch.Tensor:
+        def local(s: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
             if norm is not None:
                 s = norm(s.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-            return self._local(s)
+            return self._local(s, lo, hi)
 
-        return self.eca(strip_map(local, x, radius=1))
+        return self.eca(strip_map(local, x, radius=1, rows=True))
 
-    def _local(self, x: torch.Tensor) -> torch.Tensor:
-        hidden = self.dwconv(pointwise(x, self.conv1.weight, self.conv1.bias))
+    def _local(self, x: torch.Tensor, lo: int = 0, hi: int | None = None) -> torch.Tensor:
+        """Rows ``lo:hi`` of the feed-forward on ``x``: the halo rows end after the depth-wise conv."""
+        conv, gelu = self.dwconv[0], self.dwconv[1]
+        hidden = gelu(conv(pointwise(x, self.conv1.weight, self.conv1.bias))[:, :, lo:hi])
         return pointwise(hidden, self.conv2.weight, self.conv2.bias)
 
 
