@@ -118,8 +118,8 @@ def test_precision_follows_the_cli(enhancer, tiny_model, decode, tmp_path) -> No
     bf16 = Enhancer(enhancer.model, enhancer.store, model_name="tiny", precision="bfloat16")
     got = bf16.enhance_file(src)
     assert np.array_equal(decode(got.files[0]), decode(out / "p.png"))
-    assert "encoder in bfloat16" in bf16.describe(got, 0.0)
-    assert "encoder in" not in enhancer.describe(enhancer.enhance_file(src), 0.0)
+    assert "precision bfloat16" in bf16.describe(got, 0.0)
+    assert "precision" not in enhancer.describe(enhancer.enhance_file(src), 0.0)
     with pytest.raises(ValueError, match="precision must be one of"):
         Enhancer(enhancer.model, enhancer.store, precision="int8")
 

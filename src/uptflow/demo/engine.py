@@ -278,7 +278,7 @@ class Enhancer:
         parts = [f"**{result.seconds:.2f} s** on {result.device}", f"{result.width}x{result.height} px",
                  f"model {self.model_name}"]
         if self.precision != "float32":
-            parts.append(f"encoder in {self.precision}")
+            parts.append(f"precision {self.precision}")
         if result.steps > 1:
             parts.append(f"tiled ({result.steps} steps)")
         if temperature > 0:
