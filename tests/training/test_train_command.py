@@ -138,6 +138,30 @@ def test_sigterm_saves_last_and_exits_nonzero(pair_dirs, tmp_path: Path, capsys,
     assert torch.load(tmp_path / "last.pt", weights_only=True)["iteration"] == 2
 
 
+def test_sigterm_to_the_process_group_is_an_interruption_not_a_crash(pair_dirs, tmp_path: Path, capsys,
+                                                                    monkeypatch) -> None:
+    """``kill -- -PGID`` / ``pkill -f``: the data workers die of the same SIGTERM before the trainer
+    finishes its iteration, and the DataLoader reports that as a RuntimeError.  The trainer saves,
+    says it was interrupted (exit 130), and writes no crash report."""
+    import os
+    import signal
+
+    def group_kill() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # the trainer's handler notes the stop ...
+        raise RuntimeError("DataLoader worker (pid 4242) is killed by signal: Terminated. ")  # ... then this
+
+    low, normal = pair_dirs
+    _patch_loss(monkeypatch, 3, group_kill)
+    rc = main(_tiny_argv(low, normal, tmp_path))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 130, err
+    assert err[-1].startswith("uptflow train: interrupted by SIGTERM after iteration 2 (its data workers were "
+                              "stopped too)") and "--resume" in err[-1], err
+    assert not any("error" in line for line in err), err
+    assert not (tmp_path / "error.log").exists()
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["iteration"] == 2
+
+
 def test_crash_saves_last_and_gives_one_line(pair_dirs, tmp_path: Path, capsys, monkeypatch) -> None:
     low, normal = pair_dirs
 

@@ -43,7 +43,7 @@ from uptflow.training.precision import autocast_setting
 from uptflow.training.sampler import EpochIndexed, GlobalBatchSampler
 from uptflow.training.schedule import WarmupMultiStep
 from uptflow.training.stops import (NonFiniteLossError, TrainingInterrupted, TrainingStopped, install_stop_handlers,
-                                   restore_signal_handlers, unwrap_worker_error)
+                                   restore_signal_handlers, unwrap_worker_error, worker_stopped_by_signal)
 from uptflow.training.validation import validate_model
 
 __all__ = ["Trainer", "TrainResult", "TrainingObjective", "TrainingStopped", "TrainingInterrupted",
@@ -225,6 +225,14 @@ class Trainer:
         except TrainingStopped:
             raise
         except BaseException as err:
+            if self._signal is not None and worker_stopped_by_signal(err):
+                # `kill -- -PGID`, `pkill -f`, a terminal's Ctrl-C: the data workers got the same
+                # signal and died first.  That is the stop that was asked for, not a crash.
+                path = self.save() if self.iteration > self._saved_iteration else self.last_path
+                name = signal.Signals(self._signal).name
+                raise TrainingInterrupted(f"interrupted by {name} after iteration {self.iteration} (its data "
+                                          f"workers were stopped too); state saved to {path} (continue with "
+                                          f"--resume)", checkpoint=path, iteration=self.iteration) from None
             self._emergency_save(err)
             raise unwrap_worker_error(err) from None
         finally:

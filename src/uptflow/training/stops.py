@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 __all__ = ["TrainingStopped", "TrainingInterrupted", "NonFiniteLossError", "install_stop_handlers",
-           "restore_signal_handlers", "unwrap_worker_error"]
+           "restore_signal_handlers", "unwrap_worker_error", "worker_stopped_by_signal"]
 
 
 class TrainingStopped(RuntimeError):
@@ -53,6 +53,13 @@ def install_stop_handlers(on_signal: Callable[[int], bool]) -> dict[int, Any]:
 def restore_signal_handlers(old: dict[int, Any]) -> None:
     for sig, handler in old.items():
         signal.signal(sig, handler)
+
+
+def worker_stopped_by_signal(err: BaseException) -> bool:
+    """Whether ``err`` is the DataLoader's report of a worker killed by a signal (``RuntimeError:
+    DataLoader worker (pid N) is killed by signal: Terminated.``), e.g. when the whole process
+    group got the SIGTERM / SIGINT that also stops the trainer."""
+    return isinstance(err, RuntimeError) and "DataLoader worker" in str(err) and "killed by signal" in str(err)
 
 
 def unwrap_worker_error(err: BaseException) -> BaseException:
