@@ -49,7 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()  # imports the commands (and torch): the process's first big allocations
+    except (MemoryError, ImportError) as err:
+        text = str(err)
+        if not isinstance(err, MemoryError) and "failed to map segment" not in text and "allocate memory" not in text:
+            raise  # a broken installation: keep the traceback
+        say("uptflow: error: out of memory while starting (is an address-space limit, ulimit -v, too low? "
+            "uptflow needs about 1 GB of address space to start)")
+        return 1
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()

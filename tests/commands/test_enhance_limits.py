@@ -3,6 +3,8 @@ silent black images)."""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -64,3 +66,24 @@ def test_a_model_producing_nan_fails_and_writes_nothing(capsys, photo, tmp_path)
     assert code == 1
     assert len(lines) == 1 and "NaN or infinite" in lines[0] and "dark.png" in lines[0]
     assert not any(out.iterdir())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS is enforced like this on Linux")
+@pytest.mark.parametrize("limit_mib", [300, 350, 400])
+def test_too_small_an_address_space_limit_is_one_line_at_start(photo, tmp_path, limit_mib) -> None:
+    """``ulimit -v`` below what importing torch needs: one line naming the limit, not a traceback
+    (depending on where the import runs out it is a MemoryError or a failed ``mmap`` of a library)."""
+    import resource
+    import subprocess
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit_mib * 2**20, resource.RLIM_INFINITY))
+
+    run = subprocess.run([sys.executable, "-m", "uptflow", "enhance", str(photo), "-o", str(tmp_path / "out")],
+                         capture_output=True, text=True, preexec_fn=cap, timeout=120,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 1, run.stderr
+    lines = _error_lines(run.stderr)
+    assert lines == [lines[0]] and lines[0].startswith("uptflow: error: out of memory while starting"), lines
+    assert "ulimit -v" in lines[0]
+    assert not (tmp_path / "out").exists()
