@@ -3,9 +3,8 @@
 Per sample: exactly ``UPTFlow.nll`` of the dequantised normal image, plus
 ``l1_weight * L1(decode(z=0), normal)`` (weight 0 in the authors' recipe), optionally weighted
 toward the regions already lit in the low image (``l1_highlight``, see :func:`highlight_weights`).
-The dequantisation
-noise is a function of ``(seed, iteration)`` and of the GLOBAL batch, so resume is bit-exact and
-N DDP ranks see the same noise as one process.
+The dequantisation noise is a function of ``(seed, iteration)`` and of the GLOBAL batch, so resume
+is bit-exact and N DDP ranks see the same noise as one process.
 """
 
 from __future__ import annotations
