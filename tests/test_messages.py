@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from uptflow.messages import escape_text, one_line, printable, quoted_path, say, show_path
+from uptflow.messages import escape_text, is_out_of_memory, one_line, printable, quoted_path, say, show_path
 
 NASTY = ["a\nb.png", "tab\there.png", "cr\r.png", "esc\x1b[31mred.png", os.fsdecode(b"caf\xe9.png"),
          os.fsdecode(b"\xff\xfe.png"), "line\u2028sep.png", "bidi\u202egnp.exe"]
@@ -52,3 +52,15 @@ def test_say_never_raises_on_encoding(encoding):
 
 def test_escape_text_keeps_what_it_is_told():
     assert escape_text("a\nb\tc\x00", keep="\n\t") == "a\nb\tc\\x00"
+
+
+@pytest.mark.parametrize("err, expected", [
+    (MemoryError(), True),
+    (RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), True),
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory"), True),
+    (RuntimeError("could not create a primitive"), True),  # oneDNN under `ulimit -v`
+    (RuntimeError("expected scalar type Float but found Double"), False),
+    (ValueError("bad value"), False),
+])
+def test_is_out_of_memory(err, expected) -> None:
+    assert is_out_of_memory(err) is expected

@@ -17,7 +17,7 @@ import sys
 import unicodedata
 from typing import IO
 
-__all__ = ["one_line", "show_path", "quoted_path", "say", "printable", "escape_text"]
+__all__ = ["one_line", "show_path", "quoted_path", "say", "printable", "escape_text", "is_out_of_memory"]
 
 
 def _needs_escape(ch: str) -> bool:
@@ -96,3 +96,14 @@ def say(text: str, file: IO[str] | None = None) -> None:
     encoding (see :func:`printable`; ``text`` may be a multi-line table)."""
     stream = sys.stderr if file is None else file
     print(printable(text, stream), file=stream)
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """Whether a failure is (most likely) a lack of memory: ``MemoryError``, torch's CPU/CUDA
+    allocator errors ("out of memory", "can't allocate memory"), or oneDNN's "could not create a
+    primitive", which is what it says when it cannot allocate a kernel's workspace (seen under
+    ``ulimit -v``).  The CLI, the video path and the demo then suggest tiling / smaller images."""
+    if isinstance(err, MemoryError):
+        return True
+    text = str(err).lower()
+    return "memory" in text or "could not create a primitive" in text

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from uptflow import scaleout
-from uptflow.messages import one_line, printable, say, show_path
+from uptflow.messages import is_out_of_memory, one_line, printable, say, show_path
 from uptflow.validation import MAX_SAMPLES, int_arg, seed_arg
 
 _FORMATS = {"png": ".png", "jpg": ".jpg", "same": None}
@@ -284,7 +284,7 @@ def _enhance_one(src: Path, targets: list[Path], args: argparse.Namespace, model
     except RuntimeError as err:  # torch failures (e.g. CUDA / CPU allocator out of memory)
         if interrupt.hit:  # a Ctrl-C that torch turned into a RuntimeError
             return False
-        hint = "; try --tile 256" if "memory" in str(err).lower() else ""
+        hint = "; try --tile 256" if is_out_of_memory(err) else ""
         skip(src, f"enhancement failed ({one_line(err, 120)}){hint}")
         return False
     return True

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from uptflow.demo.results import ResultStore
-from uptflow.messages import one_line
+from uptflow.messages import is_out_of_memory, one_line
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -295,6 +295,6 @@ class Enhancer:
 def user_message(err: BaseException) -> str:
     """One line for the page from an unexpected failure (memory hints included)."""
     text = one_line(err, 200)
-    if isinstance(err, MemoryError) or "out of memory" in text.lower():
+    if is_out_of_memory(err):
         return "out of memory while enhancing; try a smaller image"
     return f"enhancement failed: {text}"

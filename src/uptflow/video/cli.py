@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from uptflow.messages import one_line
+from uptflow.messages import is_out_of_memory, one_line
 from uptflow.video.probe import VideoError, looks_like_video
 
 __all__ = ["VIDEO_EPILOG", "VideoJob", "add_arguments", "split_inputs", "video_target", "run_videos"]
@@ -235,7 +235,7 @@ def run_videos(planned: list[tuple[VideoJob, Path]], args: argparse.Namespace, m
             failed += 1
             continue
         except RuntimeError as err:
-            hint = "; try --tile 256" if "memory" in str(err).lower() else ""
+            hint = "; try --tile 256" if is_out_of_memory(err) else ""
             skip(src, f"enhancement failed ({one_line(err, 120)}){hint}")
             failed += 1
             continue
