@@ -159,8 +159,7 @@ class GatedFeedForward(nn.Module):
 
     def forward(self, x: torch.Tensor, norm: nn.Module | None = None) -> torch.Tensor:
         """``ffn(norm(x))``, strip by strip in inference (``norm``: per-pixel, or None)."""
-        return strip_map(lambda s, lo, hi: self._local(s if norm is None else norm(s), lo, hi), x, radius=1,
-                         rows=True)
+        return strip_map(lambda s, lo, hi: self._local(s if norm is None else norm(s), lo, hi), x, radius=1)
 
     def _local(self, x: torch.Tensor, lo: int = 0, hi: int | None = None) -> torch.Tensor:
         """Rows ``lo:hi`` of the feed-forward on ``x``: the halo rows end after the depth-wise conv."""

@@ -67,26 +67,25 @@ def empty_like_layout(x: torch.Tensor, channels: int, dtype: torch.dtype | None 
     return torch.empty((b, channels, h, w), dtype=dtype or x.dtype, device=x.device, memory_format=fmt)
 
 
-def strip_map(fn: Callable[..., torch.Tensor], x: torch.Tensor, radius: int, rows: bool = False) -> torch.Tensor:
-    """``fn(x)`` for a local ``fn`` of vertical radius ``radius``, strip by strip when inferring.
+def strip_map(fn: Callable[[torch.Tensor, int, int], torch.Tensor], x: torch.Tensor, radius: int) -> torch.Tensor:
+    """A local op ``fn`` of vertical radius ``radius`` over ``x``, strip by strip when inferring.
 
-    ``fn`` maps (B, C, h, W) -> (B, C', h, W) with zero padding at the top/bottom border (like a
-    'same' conv) and must be local: output row ``i`` depends only on input rows ``i-r..i+r``.
-    Each strip is evaluated with up to ``r`` real neighbouring rows above and below and those
-    halo rows are cut off again, so interior strip edges see true data and the image borders see
-    the same zero padding as in one whole pass.  Output has ``x``'s memory format.
-
-    ``rows=True``: ``fn(slab, lo, hi)`` returns only rows ``lo:hi`` of its result on ``slab`` —
-    so ``fn`` can drop the halo rows as soon as its spatial op has used them, and skip the
-    per-pixel work after it (e.g. a feed-forward's output projection) on rows that would be cut
-    off anyway.  The whole-map path calls ``fn(x, 0, h)``.
+    ``fn(slab, lo, hi)`` returns rows ``lo:hi`` of its result on ``slab`` (B, C, h, W) -> (B, C',
+    hi - lo, W), with zero padding at the slab's top/bottom border (like a 'same' conv); it must
+    be local: output row ``i`` depends only on input rows ``i-r..i+r``.  Each strip is evaluated
+    with up to ``r`` real neighbouring rows above and below, and ``fn`` is asked for the strip's
+    own rows only, so interior strip edges see true data and the image borders see the same zero
+    padding as in one whole pass.  Handing ``lo:hi`` to ``fn`` lets it drop the halo rows as soon
+    as its spatial op has used them and skip the per-pixel work after it (e.g. a feed-forward's
+    output projection) on rows that would be cut off anyway.  The whole-map path calls
+    ``fn(x, 0, h)``.  Output has ``x``'s memory format.
     """
     bounds = strip_bounds(x.shape[-2], x.shape[-1], radius) if x.dim() == 4 else None
     if bounds is None:
-        return fn(x, 0, x.shape[-2]) if rows else fn(x)
+        return fn(x, 0, x.shape[-2])
     out: torch.Tensor | None = None
     for r0, r1, a0, a1 in bounds:
-        y = fn(x[:, :, a0:a1], r0 - a0, r1 - a0) if rows else fn(x[:, :, a0:a1])[:, :, r0 - a0: r1 - a0]
+        y = fn(x[:, :, a0:a1], r0 - a0, r1 - a0)
         if out is None:
             out = empty_like_layout(x, y.shape[1], y.dtype)
         out[:, :, r0:r1] = y

@@ -158,7 +158,7 @@ class LocallyEnhancedFeedForward(nn.Module):
                 s = norm(s.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
             return self._local(s, lo, hi)
 
-        return self.eca(strip_map(local, x, radius=1, rows=True))
+        return self.eca(strip_map(local, x, radius=1))
 
     def _local(self, x: torch.Tensor, lo: int = 0, hi: int | None = None) -> torch.Tensor:
         """Rows ``lo:hi`` of the feed-forward on ``x``: the halo rows end after the depth-wise conv."""
