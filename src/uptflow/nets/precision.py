@@ -51,12 +51,19 @@ def encoder_dtype() -> torch.dtype:
     return _encoder_dtype.get()
 
 
+def _autocast_dtype(x: torch.Tensor) -> torch.dtype | None:
+    """The 16-bit dtype to autocast a network on ``x`` to, or None: the context asks for float32,
+    or ``x`` is not float32 (a caller that already runs in another precision)."""
+    dtype = _encoder_dtype.get()
+    return None if dtype == torch.float32 or x.dtype != torch.float32 else dtype
+
+
 def run_encoder(encoder, low: torch.Tensor, up: torch.Tensor) -> list[torch.Tensor]:
     """``encoder(low, up)`` under the context's precision; the maps returned are float32 (or
     ``low``'s dtype) whatever ran inside.  Autograd-free callers only change anything here:
     training has its own autocast (``training.precision``)."""
-    dtype = _encoder_dtype.get()
-    if dtype == torch.float32 or low.dtype != torch.float32:
+    dtype = _autocast_dtype(low)
+    if dtype is None:
         return encoder(low, up)
     with torch.autocast(low.device.type, dtype=dtype):
         maps = encoder(low, up)
@@ -67,8 +74,8 @@ def run_subnet(net, x: torch.Tensor) -> torch.Tensor:
     """``net(x)`` for a coupling sub-network while *decoding*, under the context's precision; the
     output is float32 (``x``'s dtype) whatever ran inside.  With gradients on (training) or a
     non-float32 input it is plain ``net(x)``."""
-    dtype = _encoder_dtype.get()
-    if dtype == torch.float32 or x.dtype != torch.float32 or torch.is_grad_enabled():
+    dtype = _autocast_dtype(x)
+    if dtype is None or torch.is_grad_enabled():
         return net(x)
     with torch.autocast(x.device.type, dtype=dtype):
         y = net(x)
