@@ -10,7 +10,6 @@ card, so a person can judge colour, noise and halos at a glance.  Images come fr
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -18,8 +17,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from uptflow.shared_data import shared_path
+
 ROOT = Path(__file__).resolve().parents[1]
-REAL = Path(os.environ.get("UPTFLOW_SHARED") or ROOT.parent / "shared") / "data" / "lowlight_real"
+REAL = shared_path("data", "lowlight_real", default=ROOT.parent / "shared")  # $UPTFLOW_SHARED first
 #: A spread of real captures: indoor LOL scenes, DICM outdoor/indoor, LIME night scenes.
 DEFAULT_IMAGES = [
     "lol_eval15_low_396x600/1.png", "lol_eval15_low_396x600/146.png", "lol_eval15_low_396x600/780.png",
