@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from uptflow.inference.highlights import check_highlights
 from uptflow.inference.plan import MIN_TILE, max_overlap
 from uptflow.nets.precision import check_precision
 
@@ -62,6 +63,9 @@ class EnhanceOptions:
         precision: the encoder's arithmetic, ``float32`` (default: the authors' numbers),
             ``bfloat16`` or ``float16`` (faster where the hardware has it; the flow stays
             float32; see :mod:`uptflow.nets.precision`).
+        highlights: ``off`` (default: the network's result) or ``protect`` (a local exposure
+            ceiling keeps regions that were already lit in the low image from blowing out; see
+            :mod:`uptflow.inference.highlights`).
 
     Raises:
         TypeError / ValueError: one line naming the bad option.
@@ -75,10 +79,12 @@ class EnhanceOptions:
     tile_refine: int = DEFAULT_REFINE
     budget_bytes: int | None = None
     precision: str = "float32"
+    highlights: str = "off"
 
     def __post_init__(self) -> None:
         check_temperature(self.temperature)
         check_precision(self.precision)
+        check_highlights(self.highlights)
         if not _is_int(self.samples) or self.samples < 1:
             raise ValueError(f"samples must be an integer >= 1, got {self.samples!r}")
         if self.seed is not None:

@@ -6,6 +6,8 @@
            tiled:  uptflow.inference.shared_stats.enhance_tiled (tiles sharing pooled
                    statistics, blended by uptflow.inference.tiles.run_tiled)
         -> check: finite values, or NonFiniteOutputError
+        -> highlights="protect": the lit-region ceiling of uptflow.inference.highlights (whole
+           image, after tiling, so tiles share one illumination map)
 
 All state is per call (the plan, the generator, the pooled statistics of a tiled run, which
 live in a ContextVar of :mod:`uptflow.nets.pooled_stats`), so threads may enhance concurrently.
@@ -19,6 +21,7 @@ from typing import Callable
 import torch
 
 from uptflow.inference.errors import NonFiniteOutputError
+from uptflow.inference.highlights import protect_highlights
 from uptflow.inference.options import EnhanceOptions
 from uptflow.inference.plan import Plan, make_plan
 from uptflow.inference.shared_stats import enhance_tiled
@@ -53,8 +56,8 @@ def enhance_batch(model: UPTFlow, low: torch.Tensor, options: EnhanceOptions, se
     Args:
         model: the network, eval mode.
         low: low-light images; any ``H, W >= 1`` (padding to multiples of 8 is internal).
-        options: temperature, tiling, budget, encoder precision (``options.samples`` is the
-            caller's loop).
+        options: temperature, tiling, budget, encoder precision, highlight protection
+            (``options.samples`` is the caller's loop).
         seed: seed of this draw (default ``options.seed``); ignored at temperature 0.
         progress: ``progress(done, total)`` after each pass step.
         plan: a plan made before (the CLI reports it); default: made here from ``options``.
@@ -77,6 +80,9 @@ def enhance_batch(model: UPTFlow, low: torch.Tensor, options: EnhanceOptions, se
             out = enhance_tiled(model, low, plan.tile, plan.overlap, t, gen, options.tile_refine, progress)
     if not bool(torch.isfinite(out).all()):
         raise NonFiniteOutputError()
+    if options.highlights == "protect":
+        with torch.no_grad():
+            out = protect_highlights(low, out)
     return out
 
 

@@ -1,0 +1,129 @@
+"""Highlight protection: what was already lit in the low image is not blown out (issue 14).
+
+Why: the network maps a dark image to a normally exposed one and was trained on images that are
+dark *everywhere*.  A real night photo also holds lamps, signs, windows and lamp-lit walls that
+are already bright; brightening them like the rest pushes them to white (the bundled model blew
+out 21 % of the pixels of real captures that were not blown before, ``benchmarks/naturalness.py``).
+
+What: a local exposure ceiling on the result, a function of how lit each region was in the low
+image.  With ``I`` the low image's illumination and ``O`` the result's, both local means of the
+max channel (HSV value) smoothed edge-preservingly by a guided filter [He et al., TPAMI 2013]
+steered by the low image:
+
+    C(I) = CEILING                                     for I <= LIT
+    C(I) = CEILING + (1 - CEILING) (I - LIT) / (1 - LIT)  above (1 at I = 1)
+    r    = min(1, C(I) / O)            result <- result * r   (all three channels)
+
+So a region the low image showed dark may be brightened up to ``CEILING`` (0.7, code ~178 of
+the max channel) and is left alone below it; a region that was already lit (``I > LIT`` = 110/255,
+the level ``uptflow.metrics.no_reference`` calls lit) keeps its order above every darker region
+(``C`` grows with ``I``) and reaches white only where the low image was white.  Properties the
+tests check: ``0 < r <= 1`` (never brighter than the model), images whose result stays under the
+ceiling come back unchanged, and so do photos with (almost) nothing lit (:data:`LIT_FRACTION`:
+uniformly dark scenes like the synthetic Kodak24 benchmark), one factor per pixel
+keeps hue and the model's texture, and the result is the same for a batch as for each image.
+
+Cost: the maps are smooth, so they are computed at a working size of at most
+:data:`WORK_SIDE` pixels on the long side and brought back to full resolution by the fast guided
+filter [He and Sun, arXiv:1505.00996] (full-resolution edges of the low image kept): a few
+image-sized float32 buffers and well under a second for a 12-megapixel photo.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["CEILING", "HIGHLIGHT_MODES", "LIT", "LIT_FRACTION", "WORK_SIDE", "check_highlights", "ceiling", "protect_highlights"]
+
+HIGHLIGHT_MODES = ("off", "protect")
+"""``off`` (default): the network's result as it is; ``protect``: apply the ceiling."""
+
+CEILING = 0.7
+"""How bright (max channel, [0, 1]) a region the low image showed dark may become."""
+LIT = 110.0 / 255.0
+"""Illumination above which a region of the low image counts as already lit."""
+LIT_FRACTION = (0.002, 0.02)
+"""The ceiling fades in as the share of lit pixels (max channel >= LIT) in the low image goes from
+0.2 % to 2 %: a photo with nothing lit has nothing to protect and comes back unchanged."""
+WORK_SIDE = 512
+"""Long side of the working size at which the illumination maps are computed."""
+_RADIUS_FRACTION = 1.0 / 40.0  # guided-filter radius as a fraction of the working short side
+_EPS = 1e-2  # smoothing of the illumination maps (variance units of [0, 1] values)
+_EPS_UP = 1e-4  # the full-resolution step follows the low image's edges closely
+
+
+def check_highlights(mode: object) -> str:
+    """``mode`` if it is one of :data:`HIGHLIGHT_MODES`; a one-line ``ValueError`` otherwise."""
+    if not isinstance(mode, str) or mode not in HIGHLIGHT_MODES:
+        raise ValueError(f"highlights must be one of {', '.join(HIGHLIGHT_MODES)}, got {mode!r}")
+    return mode
+
+
+def ceiling(illumination: torch.Tensor) -> torch.Tensor:
+    """``C(I)``: the brightest the result may be where the low image's illumination is ``I`` (both in [0, 1])."""
+    t = ((illumination - LIT) / (1.0 - LIT)).clamp(0.0, 1.0)
+    return CEILING + (1.0 - CEILING) * t
+
+
+def _box(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Mean of ``x`` (B, C, H, W) over (2r+1)^2 windows clipped at the border (cumulative sums: O(HW))."""
+    for dim in (2, 3):
+        n = x.shape[dim]
+        c = F.pad(torch.cumsum(x, dim), (0, 0, 1, 0) if dim == 2 else (1, 0))
+        idx = torch.arange(n, device=x.device)
+        hi, lo = (idx + r + 1).clamp(max=n), (idx - r).clamp(min=0)
+        shape = [1, 1, 1, 1]
+        shape[dim] = n
+        x = (c.index_select(dim, hi) - c.index_select(dim, lo)) / (hi - lo).to(x.dtype).view(shape)
+    return x
+
+
+def _guided_coefficients(guide: torch.Tensor, src: torch.Tensor, r: int, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Box-averaged linear coefficients (A, B) with ``src ~ A * guide + B`` locally (guided filter)."""
+    mg, ms = _box(guide, r), _box(src, r)
+    a = (_box(guide * src, r) - mg * ms) / (_box(guide * guide, r) - mg * mg + eps)
+    return _box(a, r), _box(ms - a * mg, r)
+
+
+def _working_size(h: int, w: int) -> tuple[int, int]:
+    s = min(1.0, WORK_SIDE / max(h, w))
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+def protect_highlights(low: torch.Tensor, result: torch.Tensor) -> torch.Tensor:
+    """Apply the lit-region ceiling to ``result``.
+
+    Args:
+        low: the low-light input, (B, 3, H, W) float in [0, 1].
+        result: the enhancement of ``low``, (B, 3, H, W) float in [0, 1], same device.
+    Returns:
+        float32 (B, 3, H, W) in [0, 1]: ``result`` times a per-pixel factor in (0, 1].
+    """
+    if low.shape != result.shape or low.dim() != 4 or low.shape[1] != 3:
+        raise ValueError(f"low {tuple(low.shape)} and result {tuple(result.shape)} must both be (B, 3, H, W)")
+    h, w = low.shape[-2:]
+    result = result.to(torch.float32)
+    g_full = low.to(torch.float32).amax(1, keepdim=True)  # (B, 1, H, W): the only full-size map kept
+    size = _working_size(h, w)
+    g = F.interpolate(g_full, size=size, mode="area") if size != (h, w) else g_full
+    lo, hi = LIT_FRACTION
+    t = (((g >= LIT).float().mean(dim=(1, 2, 3), keepdim=True) - lo) / (hi - lo)).clamp(0.0, 1.0)
+    if not bool((t > 0).any()):
+        return result.clamp(0.0, 1.0)  # nothing lit, nothing to protect
+    o = result.amax(1, keepdim=True)
+    o = F.interpolate(o, size=size, mode="area") if size != (h, w) else o
+    r = max(2, round(min(size) * _RADIUS_FRACTION))
+    a, b = _guided_coefficients(g, g, r, _EPS)
+    illumination = (a * g + b).clamp(0.0, 1.0)
+    a, b = _guided_coefficients(g, o, r, _EPS)
+    lit_out = (a * g + b).clamp_min(1e-4)
+    factor = (ceiling(illumination) / lit_out).clamp(max=1.0)
+    factor = 1.0 - t * t * (3.0 - 2.0 * t) * (1.0 - factor)  # smoothstep in the share of lit pixels
+    a, b = _guided_coefficients(g, factor, max(1, r // 4), _EPS_UP)  # fast guided filter to full size
+    if size != (h, w):
+        a = F.interpolate(a, size=(h, w), mode="bilinear", align_corners=False)
+        b = F.interpolate(b, size=(h, w), mode="bilinear", align_corners=False)
+    factor = a.mul_(g_full).add_(b).clamp_(1e-3, 1.0)  # in place: two full-size maps, not four
+    del a, b, g_full
+    return (result * factor).clamp_(0.0, 1.0)
