@@ -54,14 +54,15 @@ def new_seed() -> int:
 def check_options(temperature: float = 0.0, samples: int = 1, tile: int | None = None,
                   overlap: int = DEFAULT_OVERLAP, seed: int | None = None,
                   tile_refine: int = DEFAULT_REFINE, budget_bytes: int | None = None,
-                  precision: str = "float32") -> EnhanceOptions:
+                  precision: str = "float32", highlights: str = "off") -> EnhanceOptions:
     """Validate user options into an :class:`EnhanceOptions` (one-line ``ValueError``/``TypeError``).
 
     ``tile``: ``None`` (automatic), ``0`` (never tile) or an integer ``>= MIN_TILE``;
     ``overlap``: ``0 <= overlap <= 3/4 tile`` (see :class:`EnhanceOptions`).
     """
     return EnhanceOptions(temperature=temperature, seed=seed, samples=samples, tile=tile, overlap=overlap,
-                          tile_refine=tile_refine, budget_bytes=budget_bytes, precision=precision)
+                          tile_refine=tile_refine, budget_bytes=budget_bytes, precision=precision,
+                          highlights=highlights)
 
 
 def choose_tile(h: int, w: int, config: UPTFlowConfig, device: str | torch.device, tile: int | None = None,
@@ -75,7 +76,7 @@ def enhance_tensor(model: UPTFlow, low: torch.Tensor, temperature: float = 0.0, 
                    tile: int | None = None, overlap: int = DEFAULT_OVERLAP,
                    progress: Callable[[int, int], None] | None = None,
                    budget_bytes: int | None = None, tile_refine: int = DEFAULT_REFINE,
-                   precision: str = "float32") -> torch.Tensor:
+                   precision: str = "float32", highlights: str = "off") -> torch.Tensor:
     """Enhance ``low`` ``(B, 3, H, W)`` float in ``[0, 1]`` (on the model's device) -> same shape.
 
     Args:
@@ -84,7 +85,7 @@ def enhance_tensor(model: UPTFlow, low: torch.Tensor, temperature: float = 0.0, 
         temperature: 0 gives the published deterministic result (z = 0); > 0 draws
             z ~ N(0, t^2 I) for a diverse sample.
         seed: seeds the latent draw (ignored at temperature 0); ``None`` = torch's global RNG.
-        tile, overlap, budget_bytes, tile_refine, precision: see :class:`EnhanceOptions`.  With
+        tile, overlap, budget_bytes, tile_refine, precision, highlights: see :class:`EnhanceOptions`.  With
             ``temperature > 0`` one latent is drawn for the whole image and each tile decodes its
             own crop of it, so overlapping tiles agree on the noise.
         progress: ``progress(done, total)`` after each pass step (statistics pass, each tile).
@@ -97,7 +98,8 @@ def enhance_tensor(model: UPTFlow, low: torch.Tensor, temperature: float = 0.0, 
             when the model produced NaN (broken weights).
     """
     options = EnhanceOptions(temperature=temperature, seed=seed, tile=tile, overlap=overlap,
-                             tile_refine=tile_refine, budget_bytes=budget_bytes, precision=precision)
+                             tile_refine=tile_refine, budget_bytes=budget_bytes, precision=precision,
+                             highlights=highlights)
     return enhance_batch(model, low, options, progress=progress)
 
 
@@ -216,7 +218,8 @@ def _enhance_torch(model: UPTFlow, t: torch.Tensor, options: EnhanceOptions, exp
 
 def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed: int | None = None,
             device: str | torch.device = "auto", tile: int | None = None, overlap: int = DEFAULT_OVERLAP,
-            tile_refine: int = DEFAULT_REFINE, exposure: float = 0.0, precision: str = "float32") -> Any:
+            tile_refine: int = DEFAULT_REFINE, exposure: float = 0.0, precision: str = "float32",
+            highlights: str = "off") -> Any:
     """Enhance a low-light image; the result has the type (and shape/mode/dtype) of the input.
 
     Args:
@@ -248,6 +251,10 @@ def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed:
         precision: the encoder's arithmetic: ``"float32"`` (default, the authors' numbers),
             ``"bfloat16"`` (faster on CPUs with AVX512-BF16 / AMX and on GPUs; results within
             about one 8-bit level) or ``"float16"`` (GPUs); the flow always runs in float32.
+        highlights: ``"off"`` (default, the network's result) or ``"protect"``: regions that
+            were already lit in the low image (lamps, signs, lamp-lit walls) are kept from
+            blowing out, for night photos; costs PSNR on uniformly underexposed images
+            (:mod:`uptflow.inference.highlights`).
 
     Raises:
         TypeError / ValueError: unsupported input type, shape or dtype, bad option values, no
@@ -255,7 +262,7 @@ def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed:
             :class:`uptflow.inference.NonFiniteOutputError` when the model produces NaN.
     """
     options = EnhanceOptions(temperature=temperature, seed=seed, tile=tile, overlap=overlap, tile_refine=tile_refine,
-                             precision=precision)
+                             precision=precision, highlights=highlights)
     exposure = check_exposure(exposure)
     if isinstance(image, torch.Tensor) and isinstance(device, str) and device == "auto" \
             and not isinstance(model, UPTFlow):

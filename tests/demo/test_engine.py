@@ -109,6 +109,22 @@ def test_exposure_follows_the_cli(enhancer, tiny_model, decode, tmp_path) -> Non
         enhancer.enhance_file(src, exposure=99.0)
 
 
+def test_highlights_follow_the_cli(enhancer, tiny_model, decode, tmp_path) -> None:
+    """``enhance_file(highlights="protect")`` writes ``uptflow enhance --highlights protect``'s file and
+    says so on the page; an unknown mode is one line."""
+    src = tmp_path / "h.png"
+    a = (np.random.default_rng(3).random((20, 28, 3)) * 40).astype(np.uint8)
+    a[5:15, 7:21] = 190  # a lit patch
+    Image.fromarray(a).save(src)
+    out = _cli(tmp_path, tiny_model, src, "--highlights", "protect")
+    got = enhancer.enhance_file(src, highlights="protect")
+    assert np.array_equal(decode(got.files[0]), decode(out / "h.png"))
+    assert "highlights protect" in enhancer.describe(got, 0.0)
+    assert "highlights" not in enhancer.describe(enhancer.enhance_file(src), 0.0)
+    with pytest.raises(DemoInputError, match="highlights must be one of off, protect"):
+        enhancer.enhance_file(src, highlights="on")
+
+
 def test_precision_follows_the_cli(enhancer, tiny_model, decode, tmp_path) -> None:
     """``Enhancer(precision="bfloat16")`` gives ``uptflow enhance --precision bfloat16``'s file, says so on
     the page, and a precision that does not exist is refused in one line."""

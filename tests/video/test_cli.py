@@ -56,6 +56,25 @@ def test_exposure_reaches_every_frame(capsys, clip_factory, bundled_model, tmp_p
         assert a.mean() > c.mean() + 2
 
 
+def test_highlights_reach_every_frame(capsys, clip_factory, bundled_model, tmp_path):
+    """``--highlights protect`` on a video gives the API's ``highlights="protect"`` frames; the lit patch
+    the model alone blows out stays below white."""
+    src = [f.copy() for f in night_frames(3, seed=6)]
+    for f in src:
+        f[8:40, 20:80] = (200, 170, 120)  # a lamp-lit wall
+    clip = clip_factory("hl.mkv", src, codec="ffv1", rate=10)
+    out = tmp_path / "out"
+    code, _, err = run_cli(capsys, "enhance", clip, "-o", out, "--codec", "ffv1", "--model", BUNDLED, "-q",
+                           "--highlights", "protect")
+    assert code == 0, err
+    got = read_clip(out / "hl.mkv")["frames"]
+    api = list(uptflow.enhance_frames(src, model=bundled_model, highlights="protect"))
+    plain = list(uptflow.enhance_frames(src, model=bundled_model))
+    for a, b, c in zip(got, api, plain):
+        np.testing.assert_array_equal(a, b)
+        assert (c[14:34, 26:74].max(axis=2) >= 250).mean() > 0.5 and (a[14:34, 26:74].max(axis=2) < 250).all()
+
+
 def test_default_h264_keeps_rotation_audio_and_timestamps(capsys, clip_factory, tmp_path):
     clip = clip_factory("phone.mov", rotation=90, audio=True)
     vfr = clip_factory("vfr.mkv", night_frames(5), codec="ffv1", pts=[0, 40, 120, 130, 300],

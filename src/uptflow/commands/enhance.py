@@ -86,6 +86,11 @@ def add_common_arguments(p: argparse.ArgumentParser, temperature: float, samples
                    help="arithmetic of the networks (encoder, coupling sub-networks; the flow's own steps stay "
                         "float32): float32 (default, the authors' numbers); bfloat16 is faster on CPUs with "
                         "AVX512-BF16 / AMX and on GPUs, results within a few 8-bit levels; float16 for GPUs")
+    # choices = uptflow.inference.highlights.HIGHLIGHT_MODES, written out so --help does not import torch
+    p.add_argument("--highlights", choices=("off", "protect"), default="off",
+                   help="off (default): the network's result; protect: keep regions already lit in the photo "
+                        "(lamps, signs, windows, lamp-lit walls) from blowing out, for night scenes (it lowers "
+                        "PSNR on uniformly underexposed images, whose reference is bright there)")
     p.add_argument("-r", "--recursive", action="store_true", help="also enhance images in sub-folders")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -147,7 +152,7 @@ def enhance_files(args: argparse.Namespace, inputs: list[str], prog: str) -> int
         raise ValueError("--samples > 1 needs --temperature > 0 (at temperature 0 every sample is identical)")
     options = api.check_options(temperature=args.temperature, samples=args.samples, tile=args.tile,
                                 overlap=args.overlap, seed=args.seed, tile_refine=args.tile_refine,
-                                precision=args.precision)
+                                precision=args.precision, highlights=args.highlights)
     check_output_options(args)
     from uptflow.inference.exposure import check_exposure
 

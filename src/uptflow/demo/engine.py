@@ -74,6 +74,7 @@ class DemoResult:
         seed: the seed used (``None`` at temperature 0).
         steps: model passes the enhancement took (1 = whole image; more = tiled).
         exposure: EV applied to the result (0 = none).
+        highlights: ``"off"`` or ``"protect"`` (:mod:`uptflow.inference.highlights`).
         notes: the image reader's notes (one line each), shown as warnings in the page.
     """
 
@@ -87,6 +88,7 @@ class DemoResult:
     seed: int | None
     steps: int = 1
     exposure: float = 0.0
+    highlights: str = "off"
     notes: list[str] = field(default_factory=list)
 
 
@@ -221,10 +223,10 @@ class Enhancer:
     # ---------------------------------------------------------------------------- the work
     def enhance_file(self, path: str | Path, name: str | None = None, temperature: float = 0.0,
                      samples: int = 1, seed: int | None = None, exposure: float = 0.0,
-                     progress: Callable[[int, int], None] | None = None) -> DemoResult:
+                     progress: Callable[[int, int], None] | None = None, highlights: str = "off") -> DemoResult:
         """Enhance one uploaded file; write full-resolution PNGs; return them with previews.
 
-        ``exposure`` (EV) is applied as by ``uptflow enhance --exposure``.
+        ``exposure`` (EV) and ``highlights`` act as ``uptflow enhance --exposure / --highlights``.
         """
         from uptflow import api
         from uptflow.io.write import save_image
@@ -233,8 +235,11 @@ class Enhancer:
         self.check_options(temperature, samples, seed)
         from uptflow.inference.exposure import check_exposure
 
+        from uptflow.inference.highlights import check_highlights
+
         try:
             ev = check_exposure(float(exposure), "exposure")
+            highlights = check_highlights(highlights)
         except (TypeError, ValueError) as err:
             raise DemoInputError(one_line(err)) from None
         if path is None:
@@ -253,7 +258,8 @@ class Enhancer:
                 progress(done, total)
 
         options = api.check_options(temperature=float(temperature), samples=samples, tile=self.tile,
-                                    seed=seed if temperature > 0 else None, precision=self.precision)
+                                    seed=seed if temperature > 0 else None, precision=self.precision,
+                                    highlights=highlights)
         outs = api.enhance_array(self.model, loaded.rgb, options=options, progress=on_step,
                                  exposure=ev)  # as `uptflow enhance --exposure EV --precision P`
         seconds = time.perf_counter() - start
@@ -270,7 +276,7 @@ class Enhancer:
             afters=[_preview(o, self.preview_side) for o in outs],
             width=w, height=h, seconds=seconds, device=self.device,
             seed=seed if temperature > 0 else None, steps=steps[0],
-            exposure=ev, notes=notes,
+            exposure=ev, highlights=highlights, notes=notes,
         )
 
     def describe(self, result: DemoResult, temperature: float) -> str:
@@ -285,6 +291,8 @@ class Enhancer:
             parts.append(f"temperature {temperature:g}, seed {result.seed}")
         if result.exposure:
             parts.append(f"exposure {result.exposure:+g} EV")
+        if result.highlights != "off":
+            parts.append(f"highlights {result.highlights}")
         return " · ".join(parts)
 
     def close(self) -> None:

@@ -114,7 +114,7 @@ def enhance_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], mode
                   temporal: bool = True, temperature: float = 0.0, seed: int | None = None,
                   tile: int | None = None, overlap: int = 32, tile_refine: int = 1,
                   budget_bytes: int | None = None, progress: bool = False, precision: str = "float32",
-                  exposure: float = 0.0, **temporal_options: Any) -> VideoResult:
+                  exposure: float = 0.0, highlights: str = "off", **temporal_options: Any) -> VideoResult:
     """Enhance a low-light video (or a folder of numbered frames) into a new video file.
 
     Args:
@@ -126,7 +126,7 @@ def enhance_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], mode
         frames_out: also write every enhanced frame as ``frames_out/000000.png`` ...
         fps: frame rate of a frame folder (ignored for video files: their timestamps are kept).
         temporal: shared statistics + denoising (default) or independent frames.
-        temperature, seed, tile, overlap, tile_refine, budget_bytes, precision: as
+        temperature, seed, tile, overlap, tile_refine, budget_bytes, precision, highlights: as
             :func:`uptflow.api.enhance_tensor`.
         exposure: EV for every frame, as ``uptflow enhance --exposure`` (0 = unchanged).
         progress: show a tqdm bar (frames, fps, ETA) on stderr.
@@ -140,7 +140,6 @@ def enhance_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], mode
     """
     from tqdm import tqdm
 
-
     from uptflow.model import UPTFlow
     from uptflow.inference.models import load_cached, resolve_device
     from uptflow.video.probe import expected_frames
@@ -152,7 +151,7 @@ def enhance_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], mode
         raise VideoError("the output would overwrite the input")
     net = load_cached(model, device if isinstance(model, UPTFlow) else resolve_device(device))
     enhancer = FrameEnhancer(net, TemporalOptions(enabled=temporal, **temporal_options), temperature, seed,
-                             tile, overlap, tile_refine, budget_bytes, precision, exposure)
+                             tile, overlap, tile_refine, budget_bytes, precision, exposure, highlights)
     if not dst_p.suffix:
         dst_p = dst_p.with_suffix(container_for(codec)[0])
     with open_source(src_p, fps) as source:

@@ -56,7 +56,10 @@ class FrameEnhancer:
         temporal: :class:`TemporalOptions`.
         temperature, seed: as :func:`uptflow.enhance`; a sampled video uses the *same* seed for
             every frame (a new latent per frame would flicker).
-        tile, overlap, tile_refine, budget_bytes, precision: as :func:`uptflow.api.enhance_tensor`.
+        tile, overlap, tile_refine, budget_bytes, precision, highlights: as
+            :func:`uptflow.api.enhance_tensor` (``highlights="protect"`` acts on each frame before the
+            temporal filter; its maps come from that frame's own low image, so they are as steady
+            as the input).
         exposure: EV applied to every enhanced frame as ``uptflow enhance --exposure`` does to an
             image (:func:`uptflow.inference.exposure.apply_exposure`; 0 = unchanged).  Applied after
             the temporal filter, so the statistics and the denoiser see the model's own output.
@@ -64,12 +67,14 @@ class FrameEnhancer:
 
     def __init__(self, model: Any, temporal: TemporalOptions = TemporalOptions(), temperature: float = 0.0,
                  seed: int | None = None, tile: int | None = None, overlap: int = 32, tile_refine: int = 1,
-                 budget_bytes: int | None = None, precision: str = "float32", exposure: float = 0.0) -> None:
+                 budget_bytes: int | None = None, precision: str = "float32", exposure: float = 0.0,
+                 highlights: str = "off") -> None:
         from uptflow.api import check_options
         from uptflow.inference.exposure import check_exposure
 
         check_options(temperature=temperature, tile=tile, overlap=overlap, seed=seed, tile_refine=tile_refine,
-                      precision=precision)
+                      precision=precision, highlights=highlights)
+        self.highlights = highlights
         self.exposure = check_exposure(exposure)
         self.precision = precision
         self.model = model
@@ -105,7 +110,7 @@ class FrameEnhancer:
                 recorder.begin()
             y = enhance_tensor(self.model, low, self.temperature, self.seed, self.tile, self.overlap,
                                budget_bytes=self.budget_bytes, tile_refine=self.tile_refine,
-                               precision=self.precision)
+                               precision=self.precision, highlights=self.highlights)
         if recorder is not None:
             self.stats.update(recorder.finalize())
         self.frames += 1
@@ -160,7 +165,7 @@ def enhance_frames(frames: Iterable[Any], model: Any = None, device: str = "auto
         temporal: ``True`` (default): shared statistics + denoising; ``False``: frame by frame.
         **options: ``stats_momentum``, ``denoise``, ``scene_cut`` (:class:`TemporalOptions`) and
             ``temperature``, ``seed``, ``tile``, ``overlap``, ``tile_refine``, ``budget_bytes``,
-            ``precision``, ``exposure`` (:class:`FrameEnhancer`).
+            ``precision``, ``exposure``, ``highlights`` (:class:`FrameEnhancer`).
 
     Yields:
         Enhanced frames, same shape and dtype as each input frame.
