@@ -40,18 +40,24 @@ def test_night_clip_ffv1_same_frames_size_rate(capsys, clip_factory, bundled_mod
     assert got["frames"][0].mean() > 2 * src[0].mean()  # really enhanced
 
 
-def test_exposure_reaches_every_frame(capsys, clip_factory, bundled_model, tmp_path):
-    """``--exposure EV`` on a video gives the Python API's ``exposure=EV`` frames (lossless codec)."""
-    src = night_frames(3, seed=4)
-    clip = clip_factory("ev.mkv", src, codec="ffv1", rate=10)
+def _cli_api_plain(capsys, clip_factory, bundled_model, tmp_path, name, src, flag, value, **api_option):
+    """Frames of ``uptflow enhance CLIP FLAG VALUE`` (lossless codec), of ``enhance_frames(**api_option)``
+    and of plain ``enhance_frames``."""
+    clip = clip_factory(name, src, codec="ffv1", rate=10)
     out = tmp_path / "out"
     code, _, err = run_cli(capsys, "enhance", clip, "-o", out, "--codec", "ffv1", "--model", BUNDLED, "-q",
-                           "--exposure", "0.7")
+                           flag, value)
     assert code == 0, err
-    got = read_clip(out / "ev.mkv")["frames"]
-    api = list(uptflow.enhance_frames(src, model=bundled_model, exposure=0.7))
-    plain = list(uptflow.enhance_frames(src, model=bundled_model))
-    for a, b, c in zip(got, api, plain):
+    got = read_clip(out / name)["frames"]
+    api = list(uptflow.enhance_frames(src, model=bundled_model, **api_option))
+    return got, api, list(uptflow.enhance_frames(src, model=bundled_model))
+
+
+def test_exposure_reaches_every_frame(capsys, clip_factory, bundled_model, tmp_path):
+    """``--exposure EV`` on a video gives the Python API's ``exposure=EV`` frames (lossless codec)."""
+    frames = _cli_api_plain(capsys, clip_factory, bundled_model, tmp_path, "ev.mkv", night_frames(3, seed=4),
+                            "--exposure", "0.7", exposure=0.7)
+    for a, b, c in zip(*frames):
         np.testing.assert_array_equal(a, b)
         assert a.mean() > c.mean() + 2
 
@@ -62,15 +68,9 @@ def test_highlights_reach_every_frame(capsys, clip_factory, bundled_model, tmp_p
     src = [f.copy() for f in night_frames(3, seed=6)]
     for f in src:
         f[8:40, 20:80] = (200, 170, 120)  # a lamp-lit wall
-    clip = clip_factory("hl.mkv", src, codec="ffv1", rate=10)
-    out = tmp_path / "out"
-    code, _, err = run_cli(capsys, "enhance", clip, "-o", out, "--codec", "ffv1", "--model", BUNDLED, "-q",
-                           "--highlights", "protect")
-    assert code == 0, err
-    got = read_clip(out / "hl.mkv")["frames"]
-    api = list(uptflow.enhance_frames(src, model=bundled_model, highlights="protect"))
-    plain = list(uptflow.enhance_frames(src, model=bundled_model))
-    for a, b, c in zip(got, api, plain):
+    frames = _cli_api_plain(capsys, clip_factory, bundled_model, tmp_path, "hl.mkv", src,
+                            "--highlights", "protect", highlights="protect")
+    for a, b, c in zip(*frames):
         np.testing.assert_array_equal(a, b)
         assert (c[14:34, 26:74].max(axis=2) >= 250).mean() > 0.5 and (a[14:34, 26:74].max(axis=2) < 250).all()
 
