@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/train_speed.py                       # paper + small, crop 160, CPU (+ CUDA if present)
     python benchmarks/train_speed.py --presets small --crop 96 --cpu-batch 4 --iters 5
+    python benchmarks/train_speed.py ... --channels-last auto,false     # memory layouts side by side
 
 Each (device, preset) runs in its own subprocess so the peak memory is that configuration's:
 CPU reports the peak resident set size of the process (``VmHWM``), CUDA
@@ -52,6 +53,7 @@ def _worker(args: argparse.Namespace) -> dict:
         cfg = TrainConfig.from_dict(merge(preset_dict(args.preset), {
             "data": {"low_dir": "unused", "normal_dir": "unused", "crop": args.crop},
             "train": {"batch_size": args.batch, "device": args.device, "amp": args.amp, "progress": False,
+                      "channels_last": {"auto": "auto", "true": True, "false": False}[args.layout],
                       "cpu_amp": bool(args.worker_cpu_amp),
                       "iters": args.warmup + args.iters},
             "out": tmp,
@@ -85,6 +87,7 @@ def _worker(args: argparse.Namespace) -> dict:
         median = times[len(times) // 2]
         return {"device": device_name, "preset": args.preset, "params": trainer.model.num_parameters(),
                 "crop": args.crop, "batch": args.batch, "amp": trainer.amp_mode, "s_per_iter": median,
+                "layout": "NHWC" if trainer.channels_last else "NCHW",
                 "images_per_s": args.batch / median, "peak_mib": peak,
                 "memory": "max_memory_allocated" if cuda else "peak RSS"}
 
@@ -102,7 +105,10 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     p.add_argument("--cpu-amp", action="store_true",
                    help="CPU rows also with train.cpu_amp (bf16 encoder where the CPU has native bf16)")
+    p.add_argument("--channels-last", default="auto",
+                   help="train.channels_last values to run, comma-separated: auto (default: NHWC on CPU), true, false")
     p.add_argument("--worker-cpu-amp", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--layout", default="auto", help=argparse.SUPPRESS)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--preset", help=argparse.SUPPRESS)
     p.add_argument("--device", help=argparse.SUPPRESS)
@@ -116,14 +122,18 @@ def main() -> None:
 
     devices = [d for d in args.devices if d == "cpu" or (d == "cuda" and torch.cuda.is_available())]
     rows = []
-    runs = [(d, p, False) for d in devices for p in args.presets]
+    layouts = [v.strip().lower() for v in args.channels_last.split(",") if v.strip()]
+    if not layouts or any(v not in ("auto", "true", "false") for v in layouts):
+        p.error(f"--channels-last takes auto, true, false (comma-separated), got {args.channels_last!r}")
+    runs = [(d, p, False, lay) for lay in layouts for d in devices for p in args.presets]
     if args.cpu_amp and "cpu" in devices:
-        runs += [("cpu", p, True) for p in args.presets]
-    for device, preset, cpu_amp in runs:
+        runs += [("cpu", p, True, lay) for lay in layouts for p in args.presets]
+    for device, preset, cpu_amp, layout in runs:
         batch = args.gpu_batch if device == "cuda" else args.cpu_batch
         cmd = [sys.executable, __file__, "--worker", "--preset", preset, "--device", device, "--batch", str(batch),
                "--crop", str(args.crop), "--warmup", str(args.warmup), "--iters", str(args.iters),
-               "--amp", args.amp, "--threads", str(args.threads)] + (["--worker-cpu-amp"] if cpu_amp else [])
+               "--amp", args.amp, "--threads", str(args.threads), "--layout", layout] + \
+            (["--worker-cpu-amp"] if cpu_amp else [])
         out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         if out.returncode:
             print(f"{device} {preset}: failed: {out.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
@@ -131,11 +141,12 @@ def main() -> None:
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(f"done: {device} {preset}", file=sys.stderr)
     print(describe(args.threads or torch.get_num_threads()))
-    header = "| device | preset | params | crop | batch | amp | s/iter | images/s | peak memory (MiB) |"
+    header = "| device | preset | params | crop | batch | amp | layout | s/iter | images/s | peak memory (MiB) |"
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     for r in rows:
         print(f"| {r['device']} | {r['preset']} | {r['params'] / 1e6:.2f} M | {r['crop']} | {r['batch']} | {r['amp']} "
+              f"| {r['layout']} "
               f"| {r['s_per_iter']:.3f} | {r['images_per_s']:.2f} | {r['peak_mib']:.0f} ({r['memory']}) |")
 
 

@@ -64,5 +64,8 @@ def test_two_gloo_processes_match_one(pair_dirs, tmp_path: Path) -> None:
     lines_one = (tmp_path / "single" / "metrics.jsonl").read_text().splitlines()
     lines_two = (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()
     assert len(lines_one) == len(lines_two) == 3  # rank 0 writes alone
-    for x, y in zip(lines_one, lines_two):  # same loss at every step: same samples and noise
-        assert abs(json.loads(x)["nll"] - json.loads(y)["nll"]) < 1e-6 * abs(json.loads(x)["nll"])
+    # Same loss at every step: same samples and noise.  To 1e-5 relative, not bit for bit: oneDNN's
+    # channels-last convolutions (train.channels_last, on by default on CPU) sum in an order that depends
+    # on the batch size, which is 2 here and 1 per rank there (4e-6 seen).
+    for x, y in zip(lines_one, lines_two):
+        assert abs(json.loads(x)["nll"] - json.loads(y)["nll"]) < 1e-5 * abs(json.loads(x)["nll"])

@@ -106,6 +106,12 @@ class Trainer:
         self.model = UPTFlow(cfg.model_config()).to(self.device).train()
         if cfg.train.init_from and ckpt is None:
             self._load_weights(cfg.train.init_from)
+        #: NHWC weights and batches (``train.channels_last``); load_state_dict copies across layouts, so
+        #: checkpoints of either layout resume and load in the other
+        self.channels_last = cfg.train.channels_last is True or (cfg.train.channels_last == "auto"
+                                                                  and self.device.type == "cpu")
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)  # in place: parameters keep their identity
         self.objective = TrainingObjective(self.model, cfg.train.l1_weight, self.amp_dtype,
                                            l1_highlight=cfg.train.l1_highlight)
         self._ddp: nn.Module | None = None
@@ -296,8 +302,7 @@ class Trainer:
         on every rank (reduced loss; all-reduced gradients), so ranks never diverge.
         """
         dev = self.device
-        low = batch["low"].to(dev, non_blocking=True)
-        normal = batch["normal"].to(dev, non_blocking=True)
+        low, normal = self._to_device(batch)
         b = normal.shape[0]
         noise = dequantization_noise(self.config.seed, it, (b * self.dist.world_size, *normal.shape[1:]))
         noise = noise[self.dist.rank * b:(self.dist.rank + 1) * b].to(dev, non_blocking=True)
@@ -332,15 +337,19 @@ class Trainer:
         return stats, grad_norm, finite
 
     # -- pieces of fit ---------------------------------------------------------------------------
+    def _to_device(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(low, normal)`` of a collated batch on the training device, in the model's memory layout."""
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        return tuple(batch[k].to(self.device, non_blocking=True).contiguous(memory_format=fmt)
+                     for k in ("low", "normal"))  # type: ignore[return-value]
+
     def _initialize_actnorm(self, sampler: GlobalBatchSampler, data: EpochIndexed) -> None:
         """Data-dependent ActNorm init on the first GLOBAL batch (identical on every rank)."""
         flags = [b for name, b in self.model.named_buffers() if name.endswith("initialized")]
         if not flags or all(bool(f) for f in flags):
             return
         keys = sampler.global_keys(self.iteration)
-        batch = default_collate([data[k] for k in keys])
-        low = batch["low"].to(self.device)
-        normal = batch["normal"].to(self.device)
+        low, normal = self._to_device(default_collate([data[k] for k in keys]))
         noise = dequantization_noise(self.config.seed, self.iteration, tuple(normal.shape)).to(self.device)
         with torch.no_grad():
             self.objective(low, dequantize(normal, noise, self.model.config.quantization), None)
