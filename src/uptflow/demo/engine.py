@@ -234,7 +234,6 @@ class Enhancer:
         samples = int(samples)
         self.check_options(temperature, samples, seed)
         from uptflow.inference.exposure import check_exposure
-
         from uptflow.inference.highlights import check_highlights
 
         try:

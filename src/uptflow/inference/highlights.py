@@ -23,10 +23,17 @@ ceiling come back unchanged, and so do photos with (almost) nothing lit (:data:`
 uniformly dark scenes like the synthetic Kodak24 benchmark), one factor per pixel
 keeps hue and the model's texture, and the result is the same for a batch as for each image.
 
+Why off by default: the same rule is wrong for an underexposed *daytime* photo, whose bright sky
+should become brighter still.  ``benchmarks/naturalness.py --highlights protect`` on the 88 real
+captures: newly blown 21.3 % -> 0.54 %, lit-region gain 1.52 -> 1.34; ``benchmarks/quality.py
+--highlights protect``: Kodak24 unchanged (nothing lit), SICE validation 20.36 -> 19.08 dB, SICE
+benchmark 20.35 -> 18.55 dB (docs/DEVELOPMENT.md, "Naturalness").
+
 Cost: the maps are smooth, so they are computed at a working size of at most
 :data:`WORK_SIDE` pixels on the long side and brought back to full resolution by the fast guided
-filter [He and Sun, arXiv:1505.00996] (full-resolution edges of the low image kept): a few
-image-sized float32 buffers and well under a second for a 12-megapixel photo.
+filter [He and Sun, arXiv:1505.00996] (full-resolution edges of the low image kept): two
+image-sized single-channel float32 maps besides the output; ``benchmarks/highlights_cost.py``:
+0.17 s and 189 MiB more for a 12-megapixel photo (AMD EPYC, 2 threads).
 """
 
 from __future__ import annotations
@@ -34,7 +41,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["CEILING", "HIGHLIGHT_MODES", "LIT", "LIT_FRACTION", "WORK_SIDE", "check_highlights", "ceiling", "protect_highlights"]
+__all__ = ["CEILING", "HIGHLIGHT_MODES", "LIT", "LIT_FRACTION", "WORK_SIDE", "check_highlights", "ceiling",
+           "protect_highlights"]
 
 HIGHLIGHT_MODES = ("off", "protect")
 """``off`` (default): the network's result as it is; ``protect``: apply the ceiling."""
