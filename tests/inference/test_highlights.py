@@ -130,3 +130,13 @@ def test_pipeline_applies_it_after_the_model() -> None:
     plain = enhance_batch(model, low, EnhanceOptions())
     protected = enhance_batch(model, low, EnhanceOptions(highlights="protect"))
     torch.testing.assert_close(protected, protect_highlights(low, plain))
+
+
+def test_tiled_runs_protect_the_stitched_image() -> None:
+    """With tiles the ceiling acts once on the whole stitched result (one illumination map, no seams)."""
+    model = random_model("tiny", seed=0)
+    low, _ = _scene(96, 128)
+    tiled = EnhanceOptions(tile=64, overlap=16)
+    plain = enhance_batch(model, low, tiled)
+    protected = enhance_batch(model, low, EnhanceOptions(tile=64, overlap=16, highlights="protect"))
+    torch.testing.assert_close(protected, protect_highlights(low, plain))
