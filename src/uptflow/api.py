@@ -54,7 +54,7 @@ def new_seed() -> int:
 def check_options(temperature: float = 0.0, samples: int = 1, tile: int | None = None,
                   overlap: int = DEFAULT_OVERLAP, seed: int | None = None,
                   tile_refine: int = DEFAULT_REFINE, budget_bytes: int | None = None,
-                  precision: str = "float32", highlights: str = "off") -> EnhanceOptions:
+                  precision: str = "float32", highlights: str = "auto") -> EnhanceOptions:
     """Validate user options into an :class:`EnhanceOptions` (one-line ``ValueError``/``TypeError``).
 
     ``tile``: ``None`` (automatic), ``0`` (never tile) or an integer ``>= MIN_TILE``;
@@ -76,7 +76,7 @@ def enhance_tensor(model: UPTFlow, low: torch.Tensor, temperature: float = 0.0, 
                    tile: int | None = None, overlap: int = DEFAULT_OVERLAP,
                    progress: Callable[[int, int], None] | None = None,
                    budget_bytes: int | None = None, tile_refine: int = DEFAULT_REFINE,
-                   precision: str = "float32", highlights: str = "off") -> torch.Tensor:
+                   precision: str = "float32", highlights: str = "auto") -> torch.Tensor:
     """Enhance ``low`` ``(B, 3, H, W)`` float in ``[0, 1]`` (on the model's device) -> same shape.
 
     Args:
@@ -219,7 +219,7 @@ def _enhance_torch(model: UPTFlow, t: torch.Tensor, options: EnhanceOptions, exp
 def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed: int | None = None,
             device: str | torch.device = "auto", tile: int | None = None, overlap: int = DEFAULT_OVERLAP,
             tile_refine: int = DEFAULT_REFINE, exposure: float = 0.0, precision: str = "float32",
-            highlights: str = "off") -> Any:
+            highlights: str = "auto") -> Any:
     """Enhance a low-light image; the result has the type (and shape/mode/dtype) of the input.
 
     Args:
@@ -251,9 +251,10 @@ def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed:
         precision: the encoder's arithmetic: ``"float32"`` (default, the authors' numbers),
             ``"bfloat16"`` (faster on CPUs with AVX512-BF16 / AMX and on GPUs; results within
             about one 8-bit level) or ``"float16"`` (GPUs); the flow always runs in float32.
-        highlights: ``"off"`` (default, the network's result) or ``"protect"``: regions that
-            were already lit in the low image (lamps, signs, lamp-lit walls) are kept from
-            blowing out, for night photos; costs PSNR on uniformly underexposed images
+        highlights: keep regions that were already lit in the low image (lamps, signs, lamp-lit
+            walls, skies) from blowing out: ``"auto"`` (default) for photos that are not dark
+            overall, ``"protect"`` for every photo with lit regions (night scenes; costs PSNR on
+            underexposed daytime photos), ``"off"`` = the network's result as it is
             (:mod:`uptflow.inference.highlights`).
 
     Raises:

@@ -100,7 +100,7 @@ def test_page_handler_samples_with_seed_like_the_cli(demo_server, crops, tiny_mo
     from uptflow.cli import main
 
     client = _client(demo_server.url, tmp_path)
-    ev = (0.0, False)  # the exposure slider, the highlight checkbox
+    ev = (0.0, "auto")  # the exposure slider, the highlights choice
     slider, _gallery, files, info = client.predict(gradio_client.handle_file(str(crops["whole"])), 0.5, 3, 2, *ev,
                                                    api_name="/enhance_ui")
     out = tmp_path / "cli"
@@ -115,13 +115,13 @@ def test_page_handler_samples_with_seed_like_the_cli(demo_server, crops, tiny_mo
         client.predict(gradio_client.handle_file(str(crops["whole"])), 0.0, -1, 2, *ev, api_name="/enhance_ui")
 
 
-def test_page_highlight_checkbox_is_the_cli_flag(demo_server, crops, tiny_model, decode, tmp_path) -> None:
-    """The page's "Protect highlights" box gives ``uptflow enhance --highlights protect``'s file."""
+def test_page_highlights_choice_is_the_cli_flag(demo_server, crops, tiny_model, decode, tmp_path) -> None:
+    """The page's Highlights choice "protect" gives ``uptflow enhance --highlights protect``'s file."""
     from uptflow.cli import main
 
     client = _client(demo_server.url, tmp_path)
     _slider, _gallery, files, info = client.predict(gradio_client.handle_file(str(crops["whole"])), 0.0, -1, 1,
-                                                    0.0, True, api_name="/enhance_ui")
+                                                    0.0, "protect", api_name="/enhance_ui")
     out = tmp_path / "cli"
     assert main(["enhance", str(crops["whole"]), "-o", str(out), "--model", str(tiny_model), "--format", "png",
                  "-q", "--highlights", "protect"]) == 0

@@ -120,8 +120,8 @@ def test_highlights_follow_the_cli(enhancer, tiny_model, decode, tmp_path) -> No
     got = enhancer.enhance_file(src, highlights="protect")
     assert np.array_equal(decode(got.files[0]), decode(out / "h.png"))
     assert "highlights protect" in enhancer.describe(got, 0.0)
-    assert "highlights" not in enhancer.describe(enhancer.enhance_file(src), 0.0)
-    with pytest.raises(DemoInputError, match="highlights must be one of off, protect"):
+    assert "highlights" not in enhancer.describe(enhancer.enhance_file(src), 0.0)  # auto, the default
+    with pytest.raises(DemoInputError, match="highlights must be one of auto, protect, off"):
         enhancer.enhance_file(src, highlights="on")
 
 

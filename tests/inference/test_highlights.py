@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from uptflow.inference.highlights import CEILING, LIT, LIT_FRACTION, WORK_SIDE, ceiling, check_highlights, protect_highlights
+from uptflow.inference.highlights import CEILING, EXPOSED, LIT, LIT_FRACTION, WORK_SIDE, ceiling, check_highlights, protect_highlights
 from uptflow.inference.models import random_model
 from uptflow.inference.options import EnhanceOptions
 from uptflow.inference.pipeline import enhance_batch
@@ -25,12 +25,13 @@ def _scene(h: int = 96, w: int = 128, lit: float = 0.6, gain: float = 4.0) -> tu
 
 
 def test_check_highlights() -> None:
-    assert check_highlights("off") == "off" and check_highlights("protect") == "protect"
+    assert [check_highlights(m) for m in ("auto", "protect", "off")] == ["auto", "protect", "off"]
+    assert EnhanceOptions().highlights == "auto"
     for bad in ("on", "", None, 1):
-        with pytest.raises(ValueError, match="highlights must be one of off, protect"):
+        with pytest.raises(ValueError, match="highlights must be one of auto, protect, off"):
             check_highlights(bad)
     with pytest.raises(ValueError, match="highlights"):
-        EnhanceOptions(highlights="auto")
+        EnhanceOptions(highlights="yes")
 
 
 def test_ceiling_curve() -> None:
@@ -127,16 +128,35 @@ def test_shape_mismatch_is_refused() -> None:
 def test_pipeline_applies_it_after_the_model() -> None:
     model = random_model("tiny", seed=0)
     low, _ = _scene(48, 64)
-    plain = enhance_batch(model, low, EnhanceOptions())
-    protected = enhance_batch(model, low, EnhanceOptions(highlights="protect"))
-    torch.testing.assert_close(protected, protect_highlights(low, plain))
+    plain = enhance_batch(model, low, EnhanceOptions(highlights="off"))
+    for mode in ("protect", "auto"):
+        got = enhance_batch(model, low, EnhanceOptions(highlights=mode))
+        torch.testing.assert_close(got, protect_highlights(low, plain, mode))
 
 
 def test_tiled_runs_protect_the_stitched_image() -> None:
     """With tiles the ceiling acts once on the whole stitched result (one illumination map, no seams)."""
     model = random_model("tiny", seed=0)
     low, _ = _scene(96, 128)
-    tiled = EnhanceOptions(tile=64, overlap=16)
-    plain = enhance_batch(model, low, tiled)
+    plain = enhance_batch(model, low, EnhanceOptions(tile=64, overlap=16, highlights="off"))
     protected = enhance_batch(model, low, EnhanceOptions(tile=64, overlap=16, highlights="protect"))
     torch.testing.assert_close(protected, protect_highlights(low, plain))
+
+
+def test_auto_leaves_dark_photos_to_the_model_and_protects_bright_ones() -> None:
+    """``auto``: a dark night scene (mean max channel <= EXPOSED[0]) keeps the network's result, a photo
+    that is not dark overall (>= EXPOSED[1]) gets the full ceiling, like ``protect``; ``off`` never acts."""
+    dark_low, dark_res = _scene(lit=0.45)  # 96x128: a quarter lit, the rest at ~0.02
+    assert dark_low.amax(1).mean() < EXPOSED[0]
+    torch.testing.assert_close(protect_highlights(dark_low, dark_res, "auto"), dark_res, atol=1e-6, rtol=0)
+    assert not torch.allclose(protect_highlights(dark_low, dark_res, "protect"), dark_res, atol=1e-3)
+    bright_low, bright_res = _scene(lit=0.9, gain=2.0)
+    bright_low[bright_low < 0.1] = 0.3  # a dim room, not a dark one
+    bright_res = (2.0 * bright_low).clamp(0.0, 1.0)
+    assert bright_low.amax(1).mean() > EXPOSED[1]
+    torch.testing.assert_close(protect_highlights(bright_low, bright_res, "auto"),
+                               protect_highlights(bright_low, bright_res, "protect"))
+    for low, res in ((dark_low, dark_res), (bright_low, bright_res)):
+        torch.testing.assert_close(protect_highlights(low, res, "off"), res)
+    with pytest.raises(ValueError, match="highlights must be one of"):
+        protect_highlights(dark_low, dark_res, "on")

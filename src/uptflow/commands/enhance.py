@@ -87,10 +87,11 @@ def add_common_arguments(p: argparse.ArgumentParser, temperature: float, samples
                         "float32): float32 (default, the authors' numbers); bfloat16 is faster on CPUs with "
                         "AVX512-BF16 / AMX and on GPUs, results within a few 8-bit levels; float16 for GPUs")
     # choices = uptflow.inference.highlights.HIGHLIGHT_MODES, written out so --help does not import torch
-    p.add_argument("--highlights", choices=("off", "protect"), default="off",
-                   help="off (default): the network's result; protect: keep regions already lit in the photo "
-                        "(lamps, signs, windows, lamp-lit walls) from blowing out, for night scenes (it lowers "
-                        "PSNR on uniformly underexposed images, whose reference is bright there)")
+    p.add_argument("--highlights", choices=("auto", "protect", "off"), default="auto",
+                   help="keep regions already lit in the photo (lamps, signs, windows, lamp-lit walls, skies) "
+                        "from blowing out: auto (default) for photos that are not dark overall; protect for "
+                        "every photo with lit regions, e.g. night scenes (lowers PSNR on underexposed daytime "
+                        "photos); off: the network's result as it is")
     p.add_argument("-r", "--recursive", action="store_true", help="also enhance images in sub-folders")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 

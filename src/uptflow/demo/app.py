@@ -73,7 +73,7 @@ def build_app(enhancer: Enhancer, samples: list[Path] | None = None, concurrency
         return before, before
 
     def enhance_ui(path: str | None, temperature: float, seed: float | None, samples: float,
-                   exposure: float = 0.0, protect: bool = False, progress=gr.Progress()):
+                   exposure: float = 0.0, highlights: str = "auto", progress=gr.Progress()):
         def step(done: int, total: int) -> None:
             if total > 1:
                 progress((done, total), desc="tiles", unit="steps")
@@ -82,7 +82,7 @@ def build_app(enhancer: Enhancer, samples: list[Path] | None = None, concurrency
             seed_i = None if seed is None or seed < 0 else int(seed)
             result = enhancer.enhance_file(path, temperature=float(temperature), samples=int(samples),
                                            seed=seed_i, exposure=float(exposure or 0.0), progress=step,
-                                           highlights="protect" if protect else "off")
+                                           highlights=highlights)
         except Exception as err:  # noqa: BLE001 - every failure becomes a message in the page
             raise fail(err) from None
         for note in result.notes:
@@ -124,9 +124,11 @@ def build_app(enhancer: Enhancer, samples: list[Path] | None = None, concurrency
                                      info="-1 = random; sample i uses seed + i")
                     exposure = gr.Slider(-2.0, 2.0, value=0.0, step=0.1, label="Exposure (EV)",
                                          info="scales the result in linear light by 2^EV")
-                protect = gr.Checkbox(value=False, label="Protect highlights", elem_id="protect",
-                                      info="keep lamps, signs and lit walls of night photos from blowing out")
-                inputs = [upload, temperature, seed, n_samples, exposure, protect]
+                highlights = gr.Radio(["auto", "protect", "off"], value="auto", label="Highlights",
+                                      elem_id="highlights",
+                                      info="keep lit regions from blowing out: auto for photos that are not dark "
+                                           "overall, protect for night scenes with lamps, off = the network as is")
+                inputs = [upload, temperature, seed, n_samples, exposure, highlights]
                 run = gr.Button("Enhance", variant="primary", elem_id="enhance")
                 download = gr.File(label="Full resolution (PNG)", file_count="multiple", interactive=False,
                                    elem_id="result", height=110)

@@ -74,7 +74,7 @@ class DemoResult:
         seed: the seed used (``None`` at temperature 0).
         steps: model passes the enhancement took (1 = whole image; more = tiled).
         exposure: EV applied to the result (0 = none).
-        highlights: ``"off"`` or ``"protect"`` (:mod:`uptflow.inference.highlights`).
+        highlights: ``"auto"``, ``"protect"`` or ``"off"`` (:mod:`uptflow.inference.highlights`).
         notes: the image reader's notes (one line each), shown as warnings in the page.
     """
 
@@ -88,7 +88,7 @@ class DemoResult:
     seed: int | None
     steps: int = 1
     exposure: float = 0.0
-    highlights: str = "off"
+    highlights: str = "auto"
     notes: list[str] = field(default_factory=list)
 
 
@@ -223,7 +223,7 @@ class Enhancer:
     # ---------------------------------------------------------------------------- the work
     def enhance_file(self, path: str | Path, name: str | None = None, temperature: float = 0.0,
                      samples: int = 1, seed: int | None = None, exposure: float = 0.0,
-                     progress: Callable[[int, int], None] | None = None, highlights: str = "off") -> DemoResult:
+                     progress: Callable[[int, int], None] | None = None, highlights: str = "auto") -> DemoResult:
         """Enhance one uploaded file; write full-resolution PNGs; return them with previews.
 
         ``exposure`` (EV) and ``highlights`` act as ``uptflow enhance --exposure / --highlights``.
@@ -290,7 +290,7 @@ class Enhancer:
             parts.append(f"temperature {temperature:g}, seed {result.seed}")
         if result.exposure:
             parts.append(f"exposure {result.exposure:+g} EV")
-        if result.highlights != "off":
+        if result.highlights != "auto":
             parts.append(f"highlights {result.highlights}")
         return " · ".join(parts)
 

@@ -63,9 +63,10 @@ class EnhanceOptions:
         precision: the encoder's arithmetic, ``float32`` (default: the authors' numbers),
             ``bfloat16`` or ``float16`` (faster where the hardware has it; the flow stays
             float32; see :mod:`uptflow.nets.precision`).
-        highlights: ``off`` (default: the network's result) or ``protect`` (a local exposure
-            ceiling keeps regions that were already lit in the low image from blowing out; see
-            :mod:`uptflow.inference.highlights`).
+        highlights: ``auto`` (default), ``protect`` or ``off``: a local exposure ceiling that keeps
+            regions already lit in the low image from blowing out, for photos that are not dark
+            overall (auto), for every photo with lit regions (protect) or never (off); see
+            :mod:`uptflow.inference.highlights`.
 
     Raises:
         TypeError / ValueError: one line naming the bad option.
@@ -79,7 +80,7 @@ class EnhanceOptions:
     tile_refine: int = DEFAULT_REFINE
     budget_bytes: int | None = None
     precision: str = "float32"
-    highlights: str = "off"
+    highlights: str = "auto"
 
     def __post_init__(self) -> None:
         check_temperature(self.temperature)

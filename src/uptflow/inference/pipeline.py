@@ -6,8 +6,8 @@
            tiled:  uptflow.inference.shared_stats.enhance_tiled (tiles sharing pooled
                    statistics, blended by uptflow.inference.tiles.run_tiled)
         -> check: finite values, or NonFiniteOutputError
-        -> highlights="protect": the lit-region ceiling of uptflow.inference.highlights (whole
-           image, after tiling, so tiles share one illumination map)
+        -> highlights (auto / protect): the lit-region ceiling of uptflow.inference.highlights
+           (whole image, after tiling, so tiles share one illumination map)
 
 All state is per call (the plan, the generator, the pooled statistics of a tiled run, which
 live in a ContextVar of :mod:`uptflow.nets.pooled_stats`), so threads may enhance concurrently.
@@ -80,9 +80,9 @@ def enhance_batch(model: UPTFlow, low: torch.Tensor, options: EnhanceOptions, se
             out = enhance_tiled(model, low, plan.tile, plan.overlap, t, gen, options.tile_refine, progress)
     if not bool(torch.isfinite(out).all()):
         raise NonFiniteOutputError()
-    if options.highlights == "protect":
+    if options.highlights != "off":
         with torch.no_grad():
-            out = protect_highlights(low, out)
+            out = protect_highlights(low, out, options.highlights)
     return out
 
 

@@ -114,7 +114,7 @@ def enhance_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], mode
                   temporal: bool = True, temperature: float = 0.0, seed: int | None = None,
                   tile: int | None = None, overlap: int = 32, tile_refine: int = 1,
                   budget_bytes: int | None = None, progress: bool = False, precision: str = "float32",
-                  exposure: float = 0.0, highlights: str = "off", **temporal_options: Any) -> VideoResult:
+                  exposure: float = 0.0, highlights: str = "auto", **temporal_options: Any) -> VideoResult:
     """Enhance a low-light video (or a folder of numbered frames) into a new video file.
 
     Args:

@@ -202,7 +202,7 @@ def run_videos(planned: list[tuple[VideoJob, Path]], args: argparse.Namespace, m
                                          min(args.overlap, max(tile - 1, 0)), args.tile_refine,
                                          precision=getattr(args, "precision", "float32"),
                                          exposure=float(getattr(args, "exposure", 0.0) or 0.0),
-                                         highlights=getattr(args, "highlights", "off"))
+                                         highlights=getattr(args, "highlights", "auto"))
                 frames_dir = frames_root / target.stem if frames_root is not None else None
                 writer = VideoWriter(target, codec, crf, info.rate, info.time_base, source.audio)
                 with tqdm(total=expected_frames(info), unit="frame", desc=src.name, leave=False, file=sys.stderr,

@@ -57,7 +57,7 @@ class FrameEnhancer:
         temperature, seed: as :func:`uptflow.enhance`; a sampled video uses the *same* seed for
             every frame (a new latent per frame would flicker).
         tile, overlap, tile_refine, budget_bytes, precision, highlights: as
-            :func:`uptflow.api.enhance_tensor` (``highlights="protect"`` acts on each frame before the
+            :func:`uptflow.api.enhance_tensor` (the highlight ceiling acts on each frame before the
             temporal filter; its maps come from that frame's own low image, so they are as steady
             as the input).
         exposure: EV applied to every enhanced frame as ``uptflow enhance --exposure`` does to an
@@ -68,7 +68,7 @@ class FrameEnhancer:
     def __init__(self, model: Any, temporal: TemporalOptions = TemporalOptions(), temperature: float = 0.0,
                  seed: int | None = None, tile: int | None = None, overlap: int = 32, tile_refine: int = 1,
                  budget_bytes: int | None = None, precision: str = "float32", exposure: float = 0.0,
-                 highlights: str = "off") -> None:
+                 highlights: str = "auto") -> None:
         from uptflow.api import check_options
         from uptflow.inference.exposure import check_exposure
 
