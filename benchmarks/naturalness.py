@@ -8,12 +8,12 @@ gain, Immerkaer noise sigma, dark pixels; 0-255 scale, BT.601 luma), prints mark
 set and all sets together; means over images, lit-region gain over the images that have lit
 pixels) and writes a before/after grid.
 
-    python benchmarks/naturalness.py [--model M ...] [--exposure EV] [--highlights protect]
+    python benchmarks/naturalness.py [--model M ...] [--exposure EV] [--highlights auto off protect]
         [--grid docs/images/naturalness_grid.jpg] [--sets dicm lime lol] [--limit N] [--json out/naturalness.json]
 
 Model outputs are the deterministic (temperature 0) results of ``uptflow.enhance`` on CPU, whole
-images (no tiling; the largest capture is 960x1280); ``--highlights protect`` adds each model a
-second time as ``uptflow enhance --highlights protect`` runs it (``... +protect``).
+images (no tiling; the largest capture is 960x1280), with each ``--highlights`` mode given (default
+``auto``, as ``uptflow enhance``; other modes are labelled ``... --highlights MODE``).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def baselines() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
 
 
 def model_method(spec: str | None, exposure: float,
-                 highlights: str = "off") -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
+                 highlights: str = "auto") -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
     """(label, float RGB -> float RGB) for a model spec (None = the bundled model)."""
     import uptflow
     from uptflow.inference.models import load_cached, resolve_device
@@ -64,8 +64,8 @@ def model_method(spec: str | None, exposure: float,
     label = "uptflow default" if spec is None else f"uptflow {Path(spec).stem}"
     if exposure:
         label += f" {exposure:+g} EV"
-    if highlights != "off":
-        label += f" +{highlights}"
+    if highlights != "auto":
+        label += f" --highlights {highlights}"
 
     def run(x: np.ndarray) -> np.ndarray:
         return uptflow.enhance(x, model=net, tile=0, exposure=exposure, highlights=highlights)
@@ -147,8 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", action="append", default=None, metavar="M",
                     help="model to measure (repeatable); default: the bundled model")
     ap.add_argument("--exposure", type=float, default=0.0, metavar="EV", help="--exposure for the models (default 0)")
-    ap.add_argument("--highlights", choices=("off", "protect"), default="off",
-                    help="protect: also measure each model with --highlights protect")
+    ap.add_argument("--highlights", nargs="+", choices=("auto", "protect", "off"), default=["auto"],
+                    help="highlight modes to measure each model with (default auto, as uptflow enhance)")
     ap.add_argument("--sets", nargs="+", choices=sorted(SETS), default=list(SETS), help="capture sets")
     ap.add_argument("--limit", type=int, default=None, help="first N images of each set (quick checks)")
     ap.add_argument("--grid", type=Path, default=ROOT / "docs" / "images" / "naturalness_grid.jpg",
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     methods = baselines()
     for spec in args.model or [None]:
-        for mode in ("off", "protect") if args.highlights == "protect" else ("off",):
+        for mode in args.highlights:
             label, fn = model_method(spec, args.exposure, mode)
             methods[label] = fn
     files = [(s, p) for s in args.sets for p in list_set(SETS[s])[: args.limit]]

@@ -103,7 +103,8 @@ def main() -> int:
         print(f"exporting to {onnx_path} ...", file=sys.stderr)
         export_onnx(model, onnx_path, overwrite=True)
     session = make_session(onnx_path, threads=args.threads)
-    torch_enhance = lambda low: uptflow.enhance(low, model=model, device="cpu", tile=0)  # noqa: E731
+    # the network alone, as exported (the highlight ceiling is a post-process outside the graph)
+    torch_enhance = lambda low: uptflow.enhance(low, model=model, device="cpu", tile=0, highlights="off")  # noqa: E731
 
     note = f"{cpu_name()}, {args.threads} threads" + (f", {args.label}" if args.label else "")
     if args.real:

@@ -1,12 +1,12 @@
 """PSNR / SSIM / LPIPS on the project benchmark for baselines and uptflow models.
 
     python benchmarks/quality.py [--bench out/benchmark] [--model PATH ...] [--subsets kodak24,sice_val]
-                                 [--limit N] [--no-lpips] [--json OUT.json] [--highlights protect]
+                                 [--limit N] [--no-lpips] [--json OUT.json] [--highlights auto off protect]
 
 Writes the benchmark first (``uptflow benchmark-data``) if ``--bench`` does not exist.  Methods:
 the input itself, adaptive gamma, histogram equalisation, CLAHE, and every uptflow model given
-with ``--model`` (plus the bundled default model when one is installed); with ``--highlights protect`` each model
-also as ``uptflow enhance --highlights protect`` runs it (``NAME +protect``).  Each metric is shown
+with ``--model`` (plus the bundled default model when one is installed), each with every ``--highlights`` mode given
+(default ``auto``, what ``uptflow enhance`` does; other modes are labelled ``NAME --highlights MODE``).  Each metric is shown
 plain and with the GT-mean correction, as separately labelled columns.  Protocol: predictions
 clamped and rounded to 8 bit; PSNR on RGB; SSIM scikit-image RGB recipe; LPIPS AlexNet v0.1.
 """
@@ -39,7 +39,7 @@ def _pairs(folder: Path, limit: int | None) -> list[tuple[str, Path, Path]]:
     return pairs[:limit] if limit else pairs
 
 
-def _methods(model_specs: list[str], highlights: str = "off") -> dict[str, object]:
+def _methods(model_specs: list[str], highlights: tuple[str, ...] = ("auto",)) -> dict[str, object]:
     methods: dict[str, object] = {"input": lambda x: x}
     methods.update(BASELINES)
     from uptflow.checkpoints import load_model
@@ -52,15 +52,14 @@ def _methods(model_specs: list[str], highlights: str = "off") -> dict[str, objec
         model = load_model(spec)
         name = f"uptflow:{Path(spec).stem}"
 
-        def run(x: np.ndarray, model=model, protect: bool = False) -> np.ndarray:
+        def run(x: np.ndarray, model=model, mode: str = "auto") -> np.ndarray:
             with torch.inference_mode():
                 low = to_tensor(x)
-                out = model.enhance(low)
-                return to_numpy(protect_highlights(low, out) if protect else out)
+                return to_numpy(protect_highlights(low, model.enhance(low), mode))
 
-        methods[name] = run
-        if highlights == "protect":
-            methods[f"{name} +protect"] = lambda x, run=run: run(x, protect=True)
+        for mode in highlights:
+            methods[name if mode == "auto" else f"{name} --highlights {mode}"] = \
+                lambda x, run=run, mode=mode: run(x, mode=mode)
     return methods
 
 
@@ -114,8 +113,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N pairs per subset (quick runs)")
     parser.add_argument("--no-lpips", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--highlights", choices=("off", "protect"), default="off",
-                        help="protect: also score each model with highlight protection (uptflow.inference.highlights)")
+    parser.add_argument("--highlights", nargs="+", choices=("auto", "protect", "off"), default=["auto"],
+                        help="highlight modes to score each model with (uptflow.inference.highlights; default auto, "
+                             "as uptflow enhance)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")
     args = parser.parse_args(argv)
     os.environ.setdefault("UPTFLOW_SHARED", str(REPO.parent / "shared"))  # benchmarks run from a checkout
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         from uptflow.shared_data import shared_root
 
         write_benchmark_data(args.bench, shared_root(default=REPO.parent / "shared") / "data")
-    methods = _methods(args.model, args.highlights)
+    methods = _methods(args.model, tuple(args.highlights))
     t0 = time.perf_counter()
     results = evaluate(args.bench, subsets, methods, not args.no_lpips, args.limit)
     print_table(results, subsets, methods, not args.no_lpips)
