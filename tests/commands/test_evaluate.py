@@ -50,8 +50,9 @@ def test_model_on_low_and_normal_dirs_with_lpips(capsys, tiny, pairs, tmp_path):
     assert code == 0, err
     data = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert data["n"] == 3 and set(data["mean"]) == {"psnr", "ssim", "lpips"}
-    assert data["source"]["model"] == str(tiny)
+    assert data["source"]["model"] == str(tiny) and data["source"]["highlights"] == "auto"  # as uptflow enhance
     assert (tmp_path / "ev" / "PROTOCOL.md").read_text().count(EvalProtocol().describe()) == 1
+    assert "highlights=auto" in (tmp_path / "ev" / "PROTOCOL.md").read_text()
     assert sorted(p.name for p in (tmp_path / "pred").iterdir()) == ["1.png", "22.png", "780.png"]
     assert "mean over 3 images: PSNR" in out
 
@@ -108,3 +109,11 @@ def test_usage_errors(capsys, tiny, pairs, tmp_path, argv, text):
     subs = {"high": pairs / "high", "low": pairs / "low", "missing": tmp_path / "missing", "tiny": tiny}
     code, _, err = _run(capsys, "evaluate", *(a.format(**subs) for a in argv), "--no-lpips")
     assert code == 1 and text in _one_error(err)
+
+
+def test_highlights_mode_is_recorded(capsys, tiny, pairs, tmp_path):
+    code, _, err = _run(capsys, "evaluate", "--model", tiny, "--low-dir", pairs / "low", "--normal-dir", pairs / "high",
+                        "--out", tmp_path / "ev", "--no-lpips", "-q", "--highlights", "off")
+    assert code == 0, err
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["source"]["highlights"] == "off"
+    assert "highlights=off" in (tmp_path / "ev" / "PROTOCOL.md").read_text()

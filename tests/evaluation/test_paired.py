@@ -143,3 +143,25 @@ def test_evaluate_model_with_real_lpips(tmp_path, shared_dir):
     for r1, r2 in zip(result.rows, again.rows):
         assert r1["psnr"] == pytest.approx(r2["psnr"], abs=1e-4)
         assert r1["lpips"] == pytest.approx(r2["lpips"], abs=1e-4)
+
+
+def test_evaluate_model_scores_the_chosen_highlight_mode(tmp_path):
+    """``highlights=`` reaches the predictions (``uptflow enhance --highlights``'s result) and the source."""
+    from uptflow import api
+
+    a = _img(5, 32, 48)
+    a[:16, :24] = 200  # lit: the ceiling can act
+    a = (a * np.where(np.arange(48) < 24, 1.0, 0.1)[None, :, None]).astype(np.uint8)
+    pair = PairRecord(low=_save(tmp_path / "low" / "x.png", a), normal=_save(tmp_path / "high" / "x.png", _img(6, 32, 48)),
+                      name="x")
+    model = reg.load_cached(None, "cpu")  # the bundled model: it blows the lit patch out, so the modes differ
+    got = {}
+    for mode in ("off", "protect"):
+        result = evaluate_model(model, [pair], NO_LPIPS, save_dir=tmp_path / mode, highlights=mode)
+        assert result.source["highlights"] == mode
+        want = api.enhance_array(model, a.astype(np.float32) / 255, options=api.check_options(highlights=mode))[0]
+        got[mode] = np.asarray(Image.open(tmp_path / mode / "x.png")).astype(np.float32) / 255
+        assert np.abs(got[mode] - want).max() <= 0.5 / 255 + 1e-6
+    assert np.abs(got["off"] - got["protect"]).max() > 10 / 255
+    with pytest.raises(ValueError, match="highlights must be one of"):
+        evaluate_model(model, [pair], NO_LPIPS, highlights="on")

@@ -56,6 +56,8 @@ def add_parser(sub) -> None:
     m.add_argument("--tile", type=int, default=None, metavar="SIZE",
                    help="tile side (>= 64), 0 = never; default: only if the image does not fit in memory")
     m.add_argument("--overlap", type=int, default=32, metavar="PX", help="tile overlap (default 32)")
+    m.add_argument("--highlights", choices=("auto", "protect", "off"), default="auto",
+                   help="highlight ceiling, as uptflow enhance --highlights (default auto; off = the network alone)")
     m.add_argument("--save-pred", metavar="DIR", help="also write the model's outputs as DIR/NAME.png")
     q = p.add_argument_group("protocol and output")
     q.add_argument("--gt-mean", choices=("off", "on"), default="off",
@@ -137,7 +139,8 @@ def _run_model(args: argparse.Namespace, protocol, report_skip):
 
     if (args.low_dir is None) != (args.normal_dir is None):
         raise ValueError("--low-dir and --normal-dir go together")
-    api.check_options(temperature=args.temperature, tile=args.tile, overlap=args.overlap, seed=args.seed)
+    api.check_options(temperature=args.temperature, tile=args.tile, overlap=args.overlap, seed=args.seed,
+                      highlights=args.highlights)
     lpips_net = load_lpips(protocol, args.lpips_dir)  # fail before the (slow) model runs
     if args.low_dir is not None:
         pairs = discover_pairs(args.data_root, low_dir=args.low_dir, normal_dir=args.normal_dir,
@@ -153,5 +156,6 @@ def _run_model(args: argparse.Namespace, protocol, report_skip):
     source = {"model": str(args.model) if args.model else "bundled default", **data}
     result = evaluate_model(model, [pairs[i] for i in mine], protocol, temperature=args.temperature, seed=args.seed,
                             tile=args.tile, overlap=args.overlap, save_dir=args.save_pred, lpips_net=lpips_net,
-                            progress=not args.quiet and share.is_main, on_skip=report_skip, source=source)
+                            progress=not args.quiet and share.is_main, on_skip=report_skip, source=source,
+                            highlights=args.highlights)
     return scaleout.merge_evaluations(share, result, pairs)

@@ -228,7 +228,7 @@ def evaluate_model(model: Any, pairs: Sequence[Any], protocol: EvalProtocol | No
                    overlap: int = 32, save_dir: str | Path | None = None,
                    lpips_dir: str | Path | None = None, lpips_net: LPIPS | None = None,
                    progress: bool = False, on_skip: Callable[[str, str], None] | None = None,
-                   source: dict[str, Any] | None = None) -> EvalResult:
+                   source: dict[str, Any] | None = None, highlights: str = "auto") -> EvalResult:
     """Enhance each pair's low image with ``model`` and score it against the normal image.
 
     Args:
@@ -238,6 +238,9 @@ def evaluate_model(model: Any, pairs: Sequence[Any], protocol: EvalProtocol | No
         protocol: metrics protocol (default :class:`EvalProtocol`).
         temperature, seed, tile, overlap: as for :func:`uptflow.api.enhance_array`; temperature 0
             (default) is the published deterministic setting.
+        highlights: the highlight ceiling (:mod:`uptflow.inference.highlights`): ``auto``
+            (default, what ``uptflow enhance`` gives), ``protect``, or ``off`` (the network alone);
+            recorded in the result's source.
         save_dir: if given, each prediction is also written there as ``NAME.png`` (8-bit), so it
             can be inspected or re-scored with :func:`evaluate_folders`.
         lpips_dir, lpips_net: where to find the LPIPS weights, or an already loaded network.
@@ -247,7 +250,7 @@ def evaluate_model(model: Any, pairs: Sequence[Any], protocol: EvalProtocol | No
     from uptflow.io.write import save_image
 
     protocol = EvalProtocol() if protocol is None else protocol
-    api.check_options(temperature=temperature, tile=tile, overlap=overlap, seed=seed)
+    options = api.check_options(temperature=temperature, tile=tile, overlap=overlap, seed=seed, highlights=highlights)
     net = lpips_net if lpips_net is not None or not protocol.lpips else load_lpips(protocol, lpips_dir)
     out_dir = Path(save_dir) if save_dir is not None else None
     if out_dir is not None:
@@ -256,7 +259,7 @@ def evaluate_model(model: Any, pairs: Sequence[Any], protocol: EvalProtocol | No
     def predict(rec: Any) -> Callable[[], np.ndarray]:
         def get() -> np.ndarray:
             low = _read(Path(rec.low))
-            pred = api.enhance_array(model, low, temperature=temperature, seed=seed, tile=tile, overlap=overlap)[0]
+            pred = api.enhance_array(model, low, options=options)[0]
             if out_dir is not None:
                 save_image(out_dir / f"{rec.name}.png", pred)
             return pred
@@ -266,7 +269,7 @@ def evaluate_model(model: Any, pairs: Sequence[Any], protocol: EvalProtocol | No
     start = time.perf_counter()
     rows, skipped = score_pairs(items, protocol, net, total=len(pairs), progress=progress, on_skip=on_skip)
     info = {"mode": "model", "temperature": temperature, "seed": seed, "tile": tile, "overlap": overlap,
-            "seconds": round(time.perf_counter() - start, 2)}
+            "highlights": highlights, "seconds": round(time.perf_counter() - start, 2)}
     info.update(source or {})
     return EvalResult(rows, _mean(rows, protocol), protocol, skipped, {}, info)
 
