@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from uptflow.inference.highlights import CEILING, EXPOSED, LIT, LIT_FRACTION, WORK_SIDE, ceiling, check_highlights, protect_highlights
+from uptflow.inference.highlights import BLOWN, CEILING, EXPOSED, KNEE, LIT, LIT_FRACTION, WORK_SIDE, ceiling, check_highlights, protect_highlights
 from uptflow.inference.models import random_model
 from uptflow.inference.options import EnhanceOptions
 from uptflow.inference.pipeline import enhance_batch
@@ -160,3 +160,20 @@ def test_auto_leaves_dark_photos_to_the_model_and_protects_bright_ones() -> None
         torch.testing.assert_close(protect_highlights(low, res, "off"), res)
     with pytest.raises(ValueError, match="highlights must be one of"):
         protect_highlights(dark_low, dark_res, "on")
+
+
+def test_pixels_unblown_in_the_low_image_stay_unblown() -> None:
+    """The ceiling bounds local means; the per-pixel shoulder keeps single bright pixels below white
+    unless the low image was already blown there (those stay the brightest)."""
+    g = torch.Generator().manual_seed(2)
+    low = 0.03 * torch.rand(1, 3, 80, 80, generator=g)
+    low[..., 20:60, 20:60] = 0.93 + 0.04 * torch.rand(1, 3, 40, 40, generator=g)  # a bright wall, max < BLOWN
+    low[..., 30:34, 30:34] = 1.0  # a lamp, blown in the low image already
+    res = (1.1 * low).clamp(0.0, 1.0)  # the model pushes the wall's brighter pixels to white
+    assert (res[..., 20:60, 20:60].amax(1) >= 1.0).float().mean() > 0.3
+    out = protect_highlights(low, res)
+    was_blown = low.amax(1) >= BLOWN
+    assert (out.amax(1)[~was_blown] < BLOWN).all()
+    assert out.amax(1)[was_blown].min() > out.amax(1)[~was_blown].max()
+    below = res.amax(1) <= KNEE  # below the knee only the (here inactive) ceiling could act
+    torch.testing.assert_close(out.amax(1)[below], res.amax(1)[below], atol=1e-5, rtol=0)

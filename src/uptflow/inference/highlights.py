@@ -14,6 +14,10 @@ steered by the low image:
     C(I) = CEILING + (1 - CEILING) (I - LIT) / (1 - LIT)  above (1 at I = 1)
     r    = min(1, C(I) / O)            result <- result * r   (all three channels)
 
+then, per pixel, a soft shoulder on the max channel above ``KNEE`` (0.9) that lands white at
+``LIMIT`` (0.975) unless the low image was already blown there (the ceiling bounds local means;
+single pixels above their surroundings could still clip).
+
 So a region the low image showed dark may be brightened up to ``CEILING`` (0.7, code ~178 of
 the max channel) and is left alone below it; a region that was already lit (``I > LIT`` = 110/255,
 the level ``uptflow.metrics.no_reference`` calls lit) keeps its order above every darker region
@@ -44,8 +48,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["CEILING", "EXPOSED", "HIGHLIGHT_MODES", "LIT", "LIT_FRACTION", "WORK_SIDE", "check_highlights", "ceiling",
-           "protect_highlights"]
+__all__ = ["BLOWN", "CEILING", "EXPOSED", "HIGHLIGHT_MODES", "KNEE", "LIMIT", "LIT", "LIT_FRACTION", "WORK_SIDE",
+           "check_highlights", "ceiling", "protect_highlights"]
 
 HIGHLIGHT_MODES = ("auto", "protect", "off")
 """``auto`` (default): the ceiling for photos that are not dark overall (:data:`EXPOSED`), where
@@ -64,6 +68,12 @@ EXPOSED = (0.15, 0.25)
 Darker photos (all of LOL, Kodak24's synthetic set, the SICE inputs but one) are what the network
 was trained on and stay as it makes them; the DICM captures with means of 0.3-0.8 are not dark at
 all and came out blown (``benchmarks/naturalness.py``)."""
+KNEE = 0.9
+"""Max channel above which a pixel's value is compressed toward :data:`LIMIT` (see ``_shoulder_scale``)."""
+LIMIT = 0.975
+"""Where white lands (code 248.6) for pixels that were not blown in the low image."""
+BLOWN = 250.0 / 255.0
+"""A low-image pixel whose max channel is at least this was already blown: it may stay white."""
 WORK_SIDE = 512
 """Long side of the working size at which the illumination maps are computed."""
 _RADIUS_FRACTION = 1.0 / 40.0  # guided-filter radius as a fraction of the working short side
@@ -155,5 +165,25 @@ def protect_highlights(low: torch.Tensor, result: torch.Tensor, mode: str = "pro
         a = F.interpolate(a, size=(h, w), mode="bilinear", align_corners=False)
         b = F.interpolate(b, size=(h, w), mode="bilinear", align_corners=False)
     factor = a.mul_(g_full).add_(b).clamp_(1e-3, 1.0)  # in place: two full-size maps, not four
-    del a, b, g_full
-    return (result * factor).clamp_(0.0, 1.0)
+    del a, b
+    out = (result * factor).clamp_(0.0, 1.0)
+    del factor
+    return out.mul_(_shoulder_scale(out.amax(1, keepdim=True), g_full >= BLOWN, t))
+
+
+def _shoulder_scale(m: torch.Tensor, clipped: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
+    """Per-pixel factor in (0, 1] that keeps a pixel unclipped if it was unclipped in the low image.
+
+    ``m`` (B, 1, H, W): the max channel after the ceiling; ``clipped``: where the low image's max
+    channel was already >= :data:`BLOWN`; ``strength`` (B, 1, 1, 1) in [0, 1].  The local ceiling
+    bounds local *means*: single pixels brighter than their surroundings can still reach white.
+    Above :data:`KNEE` the max channel passes the rational shoulder of
+    :func:`uptflow.inference.exposure.shoulder`'s family, ``[KNEE, 1] -> [KNEE, LIMIT]`` with slope 1
+    at the knee, so white becomes ``LIMIT`` (below the 250/255 that counts as blown) except where
+    the low image was already blown.
+    """
+    limit = torch.where(clipped, torch.ones_like(m), torch.full_like(m, LIMIT))
+    c = (1.0 - KNEE) / (limit - KNEE) - 1.0
+    t = ((m - KNEE) / (1.0 - KNEE)).clamp(0.0, 1.0)
+    shouldered = torch.where(m <= KNEE, m, KNEE + (limit - KNEE) * (1.0 + c) * t / (1.0 + c * t))
+    return (m + strength * (shouldered - m)) / m.clamp_min(1e-6)
