@@ -182,8 +182,14 @@ def _shoulder_scale(m: torch.Tensor, clipped: torch.Tensor, strength: torch.Tens
     at the knee, so white becomes ``LIMIT`` (below the 250/255 that counts as blown) except where
     the low image was already blown.
     """
-    limit = torch.where(clipped, torch.ones_like(m), torch.full_like(m, LIMIT))
+    scale = torch.ones_like(m)
+    hot = m > KNEE  # usually a small share of the pixels: only those are computed
+    if not bool(hot.any()):
+        return scale
+    mh = m[hot]
+    limit = torch.where(clipped[hot], 1.0, LIMIT)
     c = (1.0 - KNEE) / (limit - KNEE) - 1.0
-    t = ((m - KNEE) / (1.0 - KNEE)).clamp(0.0, 1.0)
-    shouldered = torch.where(m <= KNEE, m, KNEE + (limit - KNEE) * (1.0 + c) * t / (1.0 + c * t))
-    return (m + strength * (shouldered - m)) / m.clamp_min(1e-6)
+    t = ((mh - KNEE) / (1.0 - KNEE)).clamp(0.0, 1.0)
+    shouldered = KNEE + (limit - KNEE) * (1.0 + c) * t / (1.0 + c * t)
+    scale[hot] = (mh + strength.expand_as(m)[hot] * (shouldered - mh)) / mh
+    return scale
