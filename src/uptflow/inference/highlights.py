@@ -34,13 +34,13 @@ photo with lit regions; ``auto`` (the default) only to photos that are not dark 
 channel 0.3-0.8, i.e. not low-light photos at all, which the network, trained on dark inputs,
 brightens anyway.  Measured (docs/DEVELOPMENT.md, "Naturalness"; newly blown on the 88 real
 captures / PSNR on Kodak24, SICE validation, SICE benchmark): off 21.3 % / 22.14, 20.36, 20.35 dB;
-auto 2.22 % / 22.14, 20.45, 20.36 dB; protect 0.54 % / 22.14, 19.08, 18.55 dB.
+auto 1.15 % / 22.14, 20.45, 20.36 dB; protect -0.52 % / 22.14, 19.08, 18.55 dB.
 
 Cost: the maps are smooth, so they are computed at a working size of at most
 :data:`WORK_SIDE` pixels on the long side and brought back to full resolution by the fast guided
 filter [He and Sun, arXiv:1505.00996] (full-resolution edges of the low image kept): two
 image-sized single-channel float32 maps besides the output; ``benchmarks/highlights_cost.py``:
-0.17 s and 189 MiB more for a 12-megapixel photo (AMD EPYC, 2 threads).
+0.22 s and 309 MiB more for a 12-megapixel photo (AMD EPYC, 2 threads).
 """
 
 from __future__ import annotations
