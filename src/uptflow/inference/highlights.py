@@ -38,8 +38,8 @@ auto 1.15 % / 22.14, 20.45, 20.36 dB; protect -0.52 % / 22.14, 19.08, 18.55 dB.
 
 Cost: the maps are smooth, so they are computed at a working size of at most
 :data:`WORK_SIDE` pixels on the long side and brought back to full resolution by the fast guided
-filter [He and Sun, arXiv:1505.00996] (full-resolution edges of the low image kept): two
-image-sized single-channel float32 maps besides the output; ``benchmarks/highlights_cost.py``:
+filter [He and Sun, arXiv:1505.00996] (full-resolution edges of the low image kept): a few
+image-sized single-channel maps besides the output; ``benchmarks/highlights_cost.py``:
 0.22 s and 309 MiB more for a 12-megapixel photo (AMD EPYC, 2 threads).
 """
 
