@@ -48,6 +48,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from uptflow.inference.exposure import shoulder
+
 __all__ = ["BLOWN", "CEILING", "EXPOSED", "HIGHLIGHT_MODES", "KNEE", "LIMIT", "LIT", "LIT_FRACTION", "WORK_SIDE",
            "check_highlights", "ceiling", "protect_highlights"]
 
@@ -177,19 +179,15 @@ def _shoulder_scale(m: torch.Tensor, clipped: torch.Tensor, strength: torch.Tens
     ``m`` (B, 1, H, W): the max channel after the ceiling; ``clipped``: where the low image's max
     channel was already >= :data:`BLOWN`; ``strength`` (B, 1, 1, 1) in [0, 1].  The local ceiling
     bounds local *means*: single pixels brighter than their surroundings can still reach white.
-    Above :data:`KNEE` the max channel passes the rational shoulder of
-    :func:`uptflow.inference.exposure.shoulder`'s family, ``[KNEE, 1] -> [KNEE, LIMIT]`` with slope 1
-    at the knee, so white becomes ``LIMIT`` (below the 250/255 that counts as blown) except where
-    the low image was already blown.
+    Above :data:`KNEE` the max channel passes :func:`uptflow.inference.exposure.shoulder` scaled to
+    ``[KNEE, 1] -> [KNEE, LIMIT]`` (slope 1 at the knee), so white becomes ``LIMIT`` (below the
+    250/255 that counts as blown) except where the low image was already blown.
     """
     scale = torch.ones_like(m)
-    hot = m > KNEE  # usually a small share of the pixels: only those are computed
+    hot = (m > KNEE) & ~clipped  # usually a small share of the pixels: only those are computed
     if not bool(hot.any()):
         return scale
     mh = m[hot]
-    limit = torch.where(clipped[hot], 1.0, LIMIT)
-    c = (1.0 - KNEE) / (limit - KNEE) - 1.0
-    t = ((mh - KNEE) / (1.0 - KNEE)).clamp(0.0, 1.0)
-    shouldered = KNEE + (limit - KNEE) * (1.0 + c) * t / (1.0 + c * t)
+    shouldered = LIMIT * shoulder(mh / LIMIT, 1.0 / LIMIT, KNEE / LIMIT)  # [0, 1/LIMIT] -> [0, 1], rescaled
     scale[hot] = (mh + strength.expand_as(m)[hot] * (shouldered - mh)) / mh
     return scale
