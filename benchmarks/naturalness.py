@@ -31,6 +31,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageDraw
 
+from uptflow.inference.highlights import HIGHLIGHT_MODES
 from uptflow.shared_data import shared_root
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", action="append", default=None, metavar="M",
                     help="model to measure (repeatable); default: the bundled model")
     ap.add_argument("--exposure", type=float, default=0.0, metavar="EV", help="--exposure for the models (default 0)")
-    ap.add_argument("--highlights", nargs="+", choices=("auto", "protect", "off"), default=["auto"],
+    ap.add_argument("--highlights", nargs="+", choices=HIGHLIGHT_MODES, default=["auto"],
                     help="highlight modes to measure each model with (default auto, as uptflow enhance)")
     ap.add_argument("--sets", nargs="+", choices=sorted(SETS), default=list(SETS), help="capture sets")
     ap.add_argument("--limit", type=int, default=None, help="first N images of each set (quick checks)")

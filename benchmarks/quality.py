@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from uptflow.evaluation.baselines import BASELINES
-from uptflow.inference.highlights import protect_highlights
+from uptflow.inference.highlights import HIGHLIGHT_MODES, protect_highlights
 from uptflow.io.listing import list_images
 from uptflow.io.read import read_rgb
 from uptflow.io.tensors import to_numpy, to_tensor
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N pairs per subset (quick runs)")
     parser.add_argument("--no-lpips", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--highlights", nargs="+", choices=("auto", "protect", "off"), default=["auto"],
+    parser.add_argument("--highlights", nargs="+", choices=HIGHLIGHT_MODES, default=["auto"],
                         help="highlight modes to score each model with (uptflow.inference.highlights; default auto, "
                              "as uptflow enhance)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")

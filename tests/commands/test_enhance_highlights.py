@@ -48,3 +48,18 @@ def test_unknown_highlights_mode_is_a_usage_error(capsys, tmp_path: Path) -> Non
     err = capsys.readouterr().err
     assert "--highlights" in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("command", ["enhance", "evaluate"])
+def test_cli_modes_and_default_are_the_librarys(command) -> None:
+    """The parsers spell the modes out (``--help`` must not import torch); they must stay the library's."""
+    import argparse
+
+    from uptflow.commands import enhance, evaluate
+    from uptflow.inference.highlights import HIGHLIGHT_MODES
+    from uptflow.inference.options import EnhanceOptions
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    {"enhance": enhance, "evaluate": evaluate}[command].add_parser(sub)
+    action = next(a for p in sub.choices.values() for a in p._actions if a.dest == "highlights")
+    assert tuple(action.choices) == HIGHLIGHT_MODES and action.default == EnhanceOptions().highlights

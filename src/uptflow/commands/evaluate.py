@@ -56,6 +56,7 @@ def add_parser(sub) -> None:
     m.add_argument("--tile", type=int, default=None, metavar="SIZE",
                    help="tile side (>= 64), 0 = never; default: only if the image does not fit in memory")
     m.add_argument("--overlap", type=int, default=32, metavar="PX", help="tile overlap (default 32)")
+    # choices = uptflow.inference.highlights.HIGHLIGHT_MODES, written out so --help does not import torch
     m.add_argument("--highlights", choices=("auto", "protect", "off"), default="auto",
                    help="highlight ceiling, as uptflow enhance --highlights (default auto; off = the network alone)")
     m.add_argument("--save-pred", metavar="DIR", help="also write the model's outputs as DIR/NAME.png")

@@ -25,6 +25,7 @@ from typing import Any
 
 from uptflow.demo.engine import MAX_SAMPLES, DemoInputError, Enhancer, user_message
 from uptflow.demo.gradio_env import import_gradio
+from uptflow.inference.highlights import HIGHLIGHT_MODES
 
 __all__ = ["TITLE", "build_app"]
 
@@ -124,7 +125,7 @@ def build_app(enhancer: Enhancer, samples: list[Path] | None = None, concurrency
                                      info="-1 = random; sample i uses seed + i")
                     exposure = gr.Slider(-2.0, 2.0, value=0.0, step=0.1, label="Exposure (EV)",
                                          info="scales the result in linear light by 2^EV")
-                highlights = gr.Radio(["auto", "protect", "off"], value="auto", label="Highlights",
+                highlights = gr.Radio(list(HIGHLIGHT_MODES), value="auto", label="Highlights",
                                       elem_id="highlights",
                                       info="keep lit regions from blowing out: auto for photos that are not dark "
                                            "overall, protect for night scenes with lamps, off = the network as is")
