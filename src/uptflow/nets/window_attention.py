@@ -14,7 +14,6 @@ from torch import nn
 
 from uptflow.nets.pointwise import pointwise
 from uptflow.nets.pooled_stats import pooled_mean
-from uptflow.nets.sampling import UpsampledRows
 from uptflow.nets.strips import strip_map, strip_pixels
 
 
@@ -203,8 +202,11 @@ class UPWindowBlock(nn.Module):
             self._mask_cache = {key: mask}  # keep one size: bounded memory
         return mask
 
-    def _attend(self, xt: torch.Tensor, mt: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """norm1 + shifted-window attention over (B, Hp, Wp, C) maps -> (B, Hp, Wp, C), un-shifted.
+    def _attend(self, xt: torch.Tensor, mt, hp: int, wp: int, mask: torch.Tensor | None) -> torch.Tensor:
+        """norm1 + shifted-window attention -> (B, Hp, Wp, C), un-shifted.
+
+        ``xt`` (B, H, W, C) and ``mt`` (the same, or an UpsampledRows of (B, C, H, W)) stand for
+        their zero-padded (bottom / right) versions of size (Hp, Wp), multiples of the window.
 
         Windows are independent, so in inference they are processed in bands of whole window
         rows (about :func:`~uptflow.nets.strips.strip_pixels` pixels each): the same numbers,
@@ -213,7 +215,7 @@ class UPWindowBlock(nn.Module):
         map is gathered directly from the rows it comes from (``(i + shift) mod Hp``), and its
         output is written back to them, so no whole rolled copy is ever made.
         """
-        b, hp, wp, c = xt.shape  # mt: (B, Hp, Wp, C), or UpsampledRows of (B, C, Hp, Wp)
+        b, c = xt.shape[0], xt.shape[-1]
         ws, s = self.window, self.shift
         n_rows, n_cols = hp // ws, wp // ws
         budget = strip_pixels()
@@ -222,8 +224,8 @@ class UPWindowBlock(nn.Module):
         else:
             band = max(1, budget // (ws * ws * n_cols))
         if band >= n_rows:  # whole map at once: the reference path (also the training path)
-            xr = self.norm1(xt)
-            mr = mt if isinstance(mt, torch.Tensor) else mt.full().permute(0, 2, 3, 1)
+            xr = self.norm1(_padded(xt, hp, wp))
+            mr = _padded(mt if isinstance(mt, torch.Tensor) else mt.full().permute(0, 2, 3, 1), hp, wp)
             if s:
                 xr = torch.roll(xr, shifts=(-s, -s), dims=(1, 2))
                 mr = torch.roll(mr, shifts=(-s, -s), dims=(1, 2))
@@ -234,8 +236,8 @@ class UPWindowBlock(nn.Module):
         for i0 in range(0, n_rows, band):
             i1 = min(i0 + band, n_rows)
             segs = _wrapped_rows((i0 * ws + s) % hp, (i1 - i0) * ws, hp)  # rows of the shifted band
-            xb = self.norm1(_take_rows(xt, segs))
-            mb = _take_rows(mt, segs)
+            xb = self.norm1(_take_rows(xt, segs, wp))
+            mb = _take_rows(mt, segs, wp)
             if s:
                 xb, mb = torch.roll(xb, -s, dims=2), torch.roll(mb, -s, dims=2)
             band_mask = None if mask is None else mask[i0 * n_cols: i1 * n_cols]
@@ -261,16 +263,11 @@ class UPWindowBlock(nn.Module):
         """
         b, c, h, w = x.shape
         ws = self.window
-        pad_h, pad_w = (-h) % ws, (-w) % ws
-        if isinstance(m, UpsampledRows) and (pad_h or pad_w):
-            m = m.full()  # bands are gathered from the un-padded map only
+        hp, wp = h + (-h) % ws, w + (-w) % ws
         xt = x.permute(0, 2, 3, 1)
         mt = m.permute(0, 2, 3, 1) if isinstance(m, torch.Tensor) else m
-        if pad_h or pad_w:
-            xt = F.pad(xt, (0, 0, 0, pad_w, 0, pad_h))
-            mt = F.pad(mt, (0, 0, 0, pad_w, 0, pad_h))
-        hp, wp = h + pad_h, w + pad_w
-        out = self._attend(xt, mt, self._mask(hp, wp, xt))
+        # padding happens band by band in inference (no whole padded copies of x and m)
+        out = self._attend(xt, mt, hp, wp, self._mask(hp, wp, xt))
         del xt, mt
         if inplace and not torch.is_grad_enabled():
             x.add_(out[:, :h, :w, :].permute(0, 3, 1, 2))
@@ -287,13 +284,33 @@ def _wrapped_rows(start: int, length: int, total: int) -> list[tuple[int, int]]:
     return [(start, min(end, total))] + ([(0, end - total)] if end > total else [])
 
 
-def _take_rows(src, segs: list[tuple[int, int]]) -> torch.Tensor:
-    """Rows ``segs`` of a (B, H, W, C) tensor, or of an :class:`UpsampledRows` (as (B, h, W, C))."""
+def _padded(src: torch.Tensor, hp: int, wp: int) -> torch.Tensor:
+    """(B, H, W, C) zero-padded at the bottom / right to (B, Hp, Wp, C) (``src`` itself if no padding)."""
+    pad_h, pad_w = hp - src.shape[1], wp - src.shape[2]
+    return F.pad(src, (0, 0, 0, pad_w, 0, pad_h)) if pad_h or pad_w else src
+
+
+def _take_rows(src, segs: list[tuple[int, int]], wp: int) -> torch.Tensor:
+    """Rows ``segs`` of the zero-padded (B, Hp, Wp, C) version of ``src``, a (B, H, W, C) tensor or
+    an :class:`UpsampledRows` of (B, C, H, W): rows at or past H are zeros, columns padded to Wp.
+
+    Padding a band instead of the whole map saves two full-size copies per block (for maps
+    that are not multiples of the window) and keeps an UpsampledRows lazy.
+    """
     if isinstance(src, torch.Tensor):
-        parts = [src[:, a:e] for a, e in segs]
+        b, h, w, c = src.shape
+        get, like = (lambda a, e: src[:, a:e]), src
     else:
-        parts = [src.rows(a, e).permute(0, 2, 3, 1) for a, e in segs]
-    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+        b, c, h, w = src.shape
+        get, like = (lambda a, e: src.rows(a, e).permute(0, 2, 3, 1)), src.src
+    parts = []
+    for a, e in segs:
+        if a < h:
+            parts.append(get(a, min(e, h)))
+        if e > h:  # padding rows below the map
+            parts.append(like.new_zeros((b, e - max(a, h), w, c)))
+    band = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+    return F.pad(band, (0, 0, 0, wp - band.shape[2])) if band.shape[2] < wp else band
 
 
 class UPWindowStage(nn.Module):
