@@ -26,7 +26,7 @@ def _random_model(preset: str, **changes) -> UPTFlow:
     return model
 
 
-@pytest.mark.parametrize("window", [5])
+@pytest.mark.parametrize("window", [5, 8])
 def test_strips_and_bands_equal_whole_map(window):
     model = _random_model("tiny", window=window)
     low = torch.rand(2, 3, 43, 37, dtype=torch.float64)

@@ -136,3 +136,27 @@ def test_use_backend_overrides_the_process_choice_in_its_context_only(monkeypatc
     with pytest.raises(ValueError, match="pointwise backend"):
         with pointwise.use_backend("fast"):
             pass
+
+
+@pytest.mark.parametrize("mode", ["conv", "gemm"])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_linear_tokens_equals_linear(monkeypatch, mode, with_bias):
+    """Tokens (..., C) through the 1x1 path give ``F.linear``'s numbers and shape, either backend."""
+    monkeypatch.setenv("UPTFLOW_POINTWISE", mode)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 25, 6, generator=gen, dtype=torch.float64)
+    weight = torch.randn(4, 6, generator=gen, dtype=torch.float64)
+    bias = torch.randn(4, generator=gen, dtype=torch.float64) if with_bias else None
+    with torch.no_grad():
+        out = pointwise.linear_tokens(x, weight, bias)
+    assert out.shape == (3, 25, 4) and out.is_contiguous()
+    assert torch.allclose(out, F.linear(x, weight, bias), atol=1e-12, rtol=0)
+
+
+def test_linear_tokens_keeps_autograd():
+    """With gradients on it is plain ``F.linear``: the weight's gradient is the linear layer's."""
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(5, 6, generator=gen)
+    weight = torch.randn(4, 6, generator=gen, requires_grad=True)
+    pointwise.linear_tokens(x, weight).sum().backward()
+    assert torch.allclose(weight.grad, x.sum(0).expand(4, 6))

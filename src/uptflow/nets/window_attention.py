@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from uptflow.nets.pointwise import pointwise
+from uptflow.nets.pointwise import linear_tokens, pointwise
 from uptflow.nets.pooled_stats import pooled_mean
 from uptflow.nets.strips import strip_map, strip_pixels
 
@@ -124,7 +124,7 @@ class UPWindowAttention(nn.Module):
             attn = attn.view(bn // nw, nw, self.heads, n, n) + mask[None, :, None]
             attn = attn.view(bn, self.heads, n, n)
         out = (attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(bn, n, c)
-        return self.proj(out)
+        return linear_tokens(out, self.proj.weight, self.proj.bias)
 
 
 class ECA(nn.Module):
