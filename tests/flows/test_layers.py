@@ -108,3 +108,21 @@ def test_invconv_inverse_is_float64_accurate():
         before = conv.inverse_weight().clone()
         conv.weight.mul_(2.0)
         torch.testing.assert_close(conv.inverse_weight(), before / 2.0, rtol=1e-6, atol=1e-7)
+
+
+def test_coupling_net_folded_inference_equals_training_arithmetic():
+    """Without autograd the sub-network folds ActNorm and the zero-conv's scale into its convolution
+    weights; with autograd it runs them as separate steps: the same function (float64)."""
+    from uptflow.flows.subnet import CouplingNet
+
+    torch.manual_seed(0)
+    net = CouplingNet(10, 8, hidden=16, reduction=4).double().eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(std=0.3)  # non-trivial ActNorm scales / biases and zero-conv log-scales
+    x = torch.randn(2, 10, 9, 11, dtype=torch.float64)
+    with torch.no_grad():
+        folded = net(x)
+    with torch.enable_grad():
+        separate = net(x.requires_grad_())
+    assert torch.allclose(folded, separate.detach(), atol=1e-12, rtol=1e-12)

@@ -94,8 +94,8 @@ def test_bfloat16_decodes_with_bfloat16_coupling_networks_only(bundled) -> None:
     low = _low()
     nets = [m for m in bundled.modules() if isinstance(m, CouplingNet)]
     seen: list[torch.dtype] = []
-    # the first conv's output, as its ActNorm receives it
-    hooks = [n.net[0].actnorm.register_forward_hook(lambda m, i, o: seen.append(i[0].dtype)) for n in nets]
+    # the first layer's output (its convolution, with the ActNorm folded in when decoding)
+    hooks = [n.net[0].register_forward_hook(lambda m, i, o: seen.append(o.dtype)) for n in nets]
     try:
         with torch.no_grad(), precision.encoder_precision("bfloat16"):
             out = bundled.enhance(low)
