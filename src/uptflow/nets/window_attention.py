@@ -307,8 +307,8 @@ def _take_rows(src, segs: list[tuple[int, int]], wp: int) -> torch.Tensor:
     for a, e in segs:
         if a < h:
             parts.append(get(a, min(e, h)))
-        if e > h:  # padding rows below the map
-            parts.append(like.new_zeros((b, e - max(a, h), w, c)))
+        if e > h:  # padding rows below the map (dtype of the rows above: autocast may have changed it)
+            parts.append((parts[-1] if parts else like).new_zeros((b, e - max(a, h), w, c)))
     band = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
     return F.pad(band, (0, 0, 0, wp - band.shape[2])) if band.shape[2] < wp else band
 
