@@ -170,8 +170,8 @@ class GatedFeedForward(nn.Module):
     def _local(self, x: torch.Tensor, lo: int = 0, hi: int | None = None) -> torch.Tensor:
         """Rows ``lo:hi`` of the feed-forward on ``x``: the halo rows end after the depth-wise conv."""
         # The two halves (GELU branch, gate) are projected and filtered separately, the same
-        # numbers as one projection + chunk: chunks of a channels-last map are strided, and GELU
-        # and the product ran ~2x slower on them than on the dense halves (issue 18).
+        # function as one projection + chunk (up to float rounding): chunks of a channels-last map
+        # are strided, and GELU and the product ran ~2x slower on them than on dense halves (issue 18).
         w_in, w_dw = self.project_in.weight, self.dwconv.weight
         n = w_dw.shape[0] // 2
         a, b = (F.conv2d(pointwise(x, w_in[i:i + n]), w_dw[i:i + n], padding=1, groups=n)[:, :, lo:hi]
