@@ -30,6 +30,7 @@ from uptflow.inference.options import DEFAULT_OVERLAP, DEFAULT_REFINE, EnhanceOp
 from uptflow.inference.pipeline import enhance_batch, enhance_samples
 from uptflow.inference.plan import MEMORY_FRACTION, MIN_TILE, Plan, make_plan
 from uptflow.io.pixels import luma_bt601, to_unit_float
+from uptflow.io.write import quantize
 from uptflow.model import UPTFlow
 
 __all__ = [
@@ -142,10 +143,8 @@ def _run(model: UPTFlow, rgb: np.ndarray, options: EnhanceOptions, exposure: flo
 
 
 def _to_dtype(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if dtype == np.uint8:
-        return np.rint(np.clip(x, 0, 1) * 255.0).astype(np.uint8)
-    if dtype == np.uint16:
-        return np.rint(np.clip(x, 0, 1) * 65535.0).astype(np.uint16)
+    if dtype in (np.uint8, np.uint16):  # the file writer's rounding: API arrays equal written files
+        return quantize(x, 8 if dtype == np.uint8 else 16)
     return np.clip(x, 0, 1).astype(dtype)
 
 

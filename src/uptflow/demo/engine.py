@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from uptflow.demo.results import ResultStore
+from uptflow.io.write import quantize
 from uptflow.messages import is_out_of_memory, one_line
 
 __all__ = [
@@ -103,7 +104,7 @@ def device_label(model: torch.nn.Module) -> str:
 
 def _to_u8(rgb: np.ndarray) -> np.ndarray:
     """``(H, W, 3)`` float in ``[0, 1]`` -> uint8, rounded as :func:`uptflow.io.write.save_image` does."""
-    return np.rint(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return quantize(rgb, 8)
 
 
 def _preview(rgb: np.ndarray, side: int) -> np.ndarray:

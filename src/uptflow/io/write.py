@@ -25,7 +25,7 @@ from uptflow.io.formats import IMAGE_EXTENSIONS, NO_ALPHA_FORMATS, PIL_FORMAT
 from uptflow.io.png16 import png16_encode
 from uptflow.messages import one_line, show_path
 
-__all__ = ["WriteError", "ImageWriteError", "atomic_write", "save_image", "TEMP_SUFFIX"]
+__all__ = ["WriteError", "ImageWriteError", "atomic_write", "quantize", "save_image", "TEMP_SUFFIX"]
 
 #: Suffix of the temporary files :func:`atomic_write` creates (hidden: their names start with ".").
 TEMP_SUFFIX = ".tmp"
@@ -180,7 +180,7 @@ def save_image(
             warnings.warn(f"{show_path(p)}: 16-bit colour TIFF needs 'tifffile'; writing 8-bit", stacklevel=2)
             depth = 8
 
-    pixels = _quantize(color if a is None else np.concatenate([color, a], axis=2), depth)
+    pixels = quantize(color if a is None else np.concatenate([color, a], axis=2), depth)
     atomic_write(p, lambda tmp: _write_pixels(tmp, pixels, fmt, depth, quality), error=ImageWriteError, what="image")
 
 
@@ -196,8 +196,12 @@ def _to_hwc(x: np.ndarray, name: str, p: Path) -> np.ndarray:
     return a
 
 
-def _quantize(a: np.ndarray, depth: int) -> np.ndarray:
-    """Float ``[0,1]`` / uint8 / uint16 ``(H,W,C)`` -> uint8 (depth 8) or uint16 (depth 16)."""
+def quantize(a: np.ndarray, depth: int) -> np.ndarray:
+    """Float ``[0,1]`` / uint8 / uint16 ``(H,W,C)`` -> uint8 (depth 8) or uint16 (depth 16).
+
+    Floats are rounded in float64 (NaN -> 0, +-inf clipped): the one quantiser of the package, so
+    the arrays ``uptflow.enhance`` returns hold the pixels ``uptflow enhance`` writes.
+    """
     if a.dtype == np.uint8:
         return a if depth == 8 else a.astype(np.uint16) * np.uint16(257)
     if a.dtype == np.uint16:

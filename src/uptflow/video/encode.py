@@ -32,6 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from uptflow.io.write import quantize
 from uptflow.video.probe import VideoError, _ffmpeg_reason, require_av
 
 __all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "container_for", "check_codec", "choose_pix_fmt", "VideoWriter"]
@@ -171,7 +172,7 @@ class VideoWriter:
     def write(self, rgb: np.ndarray, pts: int, rotation: int = 0) -> None:
         """Encode one ``(H, W, 3)`` frame (uint8, or float in ``[0, 1]``) with timestamp ``pts``."""
         if rgb.dtype != np.uint8:
-            rgb = np.rint(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
+            rgb = quantize(rgb, 8)  # the image writer's rounding
         if self._stream is None:
             self._open(rgb.shape[1], rgb.shape[0], rotation)
             pending, self._pending = self._pending, []

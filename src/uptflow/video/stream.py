@@ -26,6 +26,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import torch
 
+from uptflow.io.write import quantize
 from uptflow.video.temporal import SceneCutDetector, StatsEMA, TemporalDenoiser
 
 __all__ = ["TemporalOptions", "FrameEnhancer", "enhance_frames"]
@@ -146,10 +147,8 @@ def _as_float(frame: Any) -> tuple[np.ndarray, np.dtype]:
 
 
 def _back(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if dtype == np.uint8:
-        return np.rint(x * 255.0).astype(np.uint8)
-    if dtype == np.uint16:
-        return np.rint(x * 65535.0).astype(np.uint16)
+    if dtype in (np.uint8, np.uint16):  # the image writer's rounding: a frame equals its still
+        return quantize(x, 8 if dtype == np.uint8 else 16)
     return x.astype(dtype)
 
 
