@@ -126,3 +126,18 @@ def test_coupling_net_folded_inference_equals_training_arithmetic():
     with torch.enable_grad():
         separate = net(x.requires_grad_())
     assert torch.allclose(folded, separate.detach(), atol=1e-12, rtol=1e-12)
+
+
+def test_coupling_input_takes_the_features_layout():
+    """``[z, h]`` is built in the channels-last layout of the encoder's features (the sub-network's
+    1x1 convolution is ~3x faster on it on CPU), with the values of ``torch.cat``; NCHW stays NCHW."""
+    from uptflow.flows.coupling import _with_features
+
+    z = torch.randn(2, 3, 5, 7)
+    h = torch.randn(2, 8, 5, 7)
+    h_cl = h.contiguous(memory_format=torch.channels_last)
+    out = _with_features(z, h_cl)
+    assert out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous()
+    assert torch.equal(out, torch.cat([z, h], dim=1))
+    plain = _with_features(z, h)
+    assert plain.is_contiguous() and torch.equal(plain, out)
