@@ -30,7 +30,7 @@ from uptflow.inference.options import DEFAULT_OVERLAP, DEFAULT_REFINE, EnhanceOp
 from uptflow.inference.pipeline import enhance_batch, enhance_samples
 from uptflow.inference.plan import MEMORY_FRACTION, MIN_TILE, Plan, make_plan
 from uptflow.io.pixels import luma_bt601, to_unit_float
-from uptflow.io.write import quantize
+from uptflow.io.write import quantize_as  # the file writer's rounding: API arrays equal written files
 from uptflow.model import UPTFlow
 
 __all__ = [
@@ -142,12 +142,6 @@ def _run(model: UPTFlow, rgb: np.ndarray, options: EnhanceOptions, exposure: flo
     return enhance_array(model, rgb, options=options, exposure=exposure)[0]
 
 
-def _to_dtype(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if dtype in (np.uint8, np.uint16):  # the file writer's rounding: API arrays equal written files
-        return quantize(x, 8 if dtype == np.uint8 else 16)
-    return np.clip(x, 0, 1).astype(dtype)
-
-
 def _enhance_numpy(model: UPTFlow, a: np.ndarray, options: EnhanceOptions, exposure: float) -> np.ndarray:
     """``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` uint8/uint16/float -> same shape and dtype."""
     if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.floating) or a.dtype in (np.uint8, np.uint16)):
@@ -162,11 +156,11 @@ def _enhance_numpy(model: UPTFlow, a: np.ndarray, options: EnhanceOptions, expos
         f = to_unit_float(a)
     if a.ndim == 2:
         out = _run(model, np.repeat(f[:, :, None], 3, axis=2), options, exposure)
-        return _to_dtype(luma_bt601(out), a.dtype)
+        return quantize_as(luma_bt601(out), a.dtype)
     out = _run(model, f[:, :, :3], options, exposure)
     if a.shape[2] == 4:
-        return np.concatenate([_to_dtype(out, a.dtype), a[:, :, 3:]], axis=2)
-    return _to_dtype(out, a.dtype)
+        return np.concatenate([quantize_as(out, a.dtype), a[:, :, 3:]], axis=2)
+    return quantize_as(out, a.dtype)
 
 
 def _enhance_pil(model: UPTFlow, img: Any, options: EnhanceOptions, exposure: float) -> Any:
@@ -279,9 +273,9 @@ def enhance(image: Any, model: ModelSpec = None, temperature: float = 0.0, seed:
 
         loaded = load_image(Path(image))
         out = _run(net, loaded.rgb, options, exposure)
-        u8 = _to_dtype(out, np.dtype(np.uint8))
+        u8 = quantize_as(out, np.dtype(np.uint8))
         if loaded.alpha is not None:
-            alpha = _to_dtype(loaded.alpha, np.dtype(np.uint8))
+            alpha = quantize_as(loaded.alpha, np.dtype(np.uint8))
             return Image.fromarray(np.concatenate([u8, alpha[:, :, None]], axis=2), "RGBA")
         return Image.fromarray(u8, "RGB")
     try:

@@ -115,15 +115,13 @@ def test_one_quantiser_for_files_arrays_frames_and_the_demo() -> None:
     """A float32 value just below half a level (175.4999971 / 255) rounds down everywhere: float32
     arithmetic would make it 175.5 and round it up, so an array from ``uptflow.enhance`` could differ
     by one level from the file ``uptflow enhance`` writes for the same result."""
-    from uptflow.api import _to_dtype
     from uptflow.demo.engine import _to_u8
-    from uptflow.io.write import quantize
-    from uptflow.video.stream import _back
+    from uptflow.io.write import quantize, quantize_as
 
     x = np.array([[[175.49999713897705 / 255, 0.5, 1.2]]], dtype=np.float32)
     expected = np.array([[[175, 128, 255]]], dtype=np.uint8)
     assert np.array_equal(quantize(x, 8), expected)
-    assert np.array_equal(_to_dtype(x, np.dtype(np.uint8)), expected)
+    assert np.array_equal(quantize_as(x, np.dtype(np.uint8)), expected)  # uptflow.enhance's arrays, video frames
     assert np.array_equal(_to_u8(x), expected)
-    assert np.array_equal(_back(np.clip(x, 0, 1), np.dtype(np.uint8)), expected)
     assert quantize(x, 16).dtype == np.uint16
+    assert np.array_equal(quantize_as(x, np.dtype(np.float32)), np.clip(x, 0, 1))  # float types: clipped only

@@ -25,7 +25,7 @@ from uptflow.io.formats import IMAGE_EXTENSIONS, NO_ALPHA_FORMATS, PIL_FORMAT
 from uptflow.io.png16 import png16_encode
 from uptflow.messages import one_line, show_path
 
-__all__ = ["WriteError", "ImageWriteError", "atomic_write", "quantize", "save_image", "TEMP_SUFFIX"]
+__all__ = ["WriteError", "ImageWriteError", "atomic_write", "quantize", "quantize_as", "save_image", "TEMP_SUFFIX"]
 
 #: Suffix of the temporary files :func:`atomic_write` creates (hidden: their names start with ".").
 TEMP_SUFFIX = ".tmp"
@@ -212,6 +212,14 @@ def quantize(a: np.ndarray, depth: int) -> np.ndarray:
     f = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=1.0, neginf=0.0)
     q = np.rint(np.clip(f, 0.0, 1.0) * maxv)
     return q.astype(np.uint8 if depth == 8 else np.uint16)
+
+
+def quantize_as(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Float ``[0, 1]`` values -> ``dtype``: uint8 / uint16 rounded by :func:`quantize`, a float
+    type clipped to ``[0, 1]`` (the inverse of :func:`uptflow.io.pixels.to_unit_float`)."""
+    if dtype in (np.uint8, np.uint16):
+        return quantize(x, 8 if dtype == np.uint8 else 16)
+    return np.clip(x, 0, 1).astype(dtype)
 
 
 def _write_pixels(tmp: Path, px: np.ndarray, fmt: str, depth: int, quality: int) -> None:

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import torch
 
-from uptflow.io.write import quantize
+from uptflow.io.write import quantize_as
 from uptflow.video.temporal import SceneCutDetector, StatsEMA, TemporalDenoiser
 
 __all__ = ["TemporalOptions", "FrameEnhancer", "enhance_frames"]
@@ -146,12 +146,6 @@ def _as_float(frame: Any) -> tuple[np.ndarray, np.dtype]:
     raise TypeError(f"frames must be uint8, uint16 or float arrays, got dtype {a.dtype}")
 
 
-def _back(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if dtype in (np.uint8, np.uint16):  # the image writer's rounding: a frame equals its still
-        return quantize(x, 8 if dtype == np.uint8 else 16)
-    return x.astype(dtype)
-
-
 def enhance_frames(frames: Iterable[Any], model: Any = None, device: str = "auto", temporal: bool = True,
                    **options: Any) -> Iterator[np.ndarray]:
     """Enhance a stream of frames lazily, keeping them steady over time.
@@ -178,4 +172,4 @@ def enhance_frames(frames: Iterable[Any], model: Any = None, device: str = "auto
     enhancer = FrameEnhancer(net, TemporalOptions(enabled=temporal, **t_opts), **options)
     for frame in frames:
         rgb, dtype = _as_float(frame)
-        yield _back(enhancer(rgb), dtype)
+        yield quantize_as(enhancer(rgb), dtype)  # the image writer's rounding: a frame equals its still
