@@ -7,9 +7,9 @@ import torch
 
 from uptflow.config import presets
 from uptflow.model import UPTFlow
-from uptflow.nets.msformer import _up_repeated
+from uptflow.nets.msformer import _down_repeated, _up_repeated
 from uptflow.nets.restormer import ChannelLayerNorm
-from uptflow.nets.sampling import Upsample, UpsampledRows
+from uptflow.nets.sampling import Downsample, Upsample, UpsampledRows
 from uptflow.nets.strips import strip_map, strip_size
 
 TOL = 1e-10
@@ -68,6 +68,19 @@ def test_folded_upsample_equals_repeated_input():
         assert (lazy.full() - ref).abs().max().item() <= TOL
         for r0, r1 in [(0, 1), (0, 5), (3, 8), (7, 18), (17, 18), (5, 6)]:
             assert (lazy.rows(r0, r1) - ref[:, :, r0:r1]).abs().max().item() <= TOL
+
+
+def test_folded_downsample_of_the_broadcast_up_map_equals_the_expanded_input():
+    torch.manual_seed(3)
+    down = Downsample(6).double()
+    m = torch.rand(2, 1, 10, 8, dtype=torch.float64)
+    ref = down(m.expand(-1, 6, -1, -1)).detach()
+    with torch.no_grad():
+        out = _down_repeated(down, m, 6)
+    assert out.shape == ref.shape == (2, 12, 5, 4)
+    assert (out - ref).abs().max().item() <= TOL
+    # channels-last, so the window branch reads the UP features below it without transposing
+    assert out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous()
 
 
 @pytest.mark.parametrize("channels_last", [False, True])

@@ -75,7 +75,7 @@ class MSFormer(nn.Module):
         e1 = r1 + self.u1(f1, m1)
         del f1
 
-        e2in, m2 = self.down12(e1), self.down12(m1)
+        e2in, m2 = self.down12(e1), _down_repeated(self.down12, m, c)
         del e1, m1
         r2 = self.r2(e2in)
         del e2in
@@ -104,7 +104,7 @@ class MSFormer(nn.Module):
         del r2
         m6_half = self.up32(m5)
         del m5
-        m6 = m6_half.repeat(1, 2, 1, 1)
+        m6 = torch.cat([m6_half, m6_half], dim=1)  # = repeat(1, 2, 1, 1), in m6_half's layout
         fea_up2 = self.r6(d2) + self.u6(d2, m6)
         del d2, m6
 
@@ -135,6 +135,23 @@ class MSFormer(nn.Module):
 
     def forward(self, x: torch.Tensor, m: torch.Tensor) -> list[torch.Tensor]:
         return self.conditions(self.features(x, m))
+
+
+def _down_repeated(down: Downsample, m: torch.Tensor, c: int) -> torch.Tensor:
+    """``down(m.expand(-1, c, -1, -1))`` from the one-channel UP map ``m`` (B, 1, H, W) directly.
+
+    Every input channel is the same map, so in inference the conv runs on ``m`` with its weight
+    summed over the input axis (the same map to rounding, ``c`` times fewer FLOPs) and its output
+    is made channels-last.  Why: a conv on the channel-broadcast map returned an NCHW map, so every
+    UP feature map below it was NCHW and each window-attention band transposed its rows while
+    padding them (~30 ms of a 256x256 paper-lol enhancement, issue 18).  Returns
+    (B, 2c, H/2, W/2), channels-last in inference.
+    """
+    conv, unshuffle = down.body[0], down.body[1]
+    if torch.is_grad_enabled() or conv.weight.shape[1] != c:
+        return down(m.expand(-1, c, -1, -1))
+    y = F.conv2d(m, conv.weight.sum(1, keepdim=True), conv.bias, conv.stride, conv.padding)
+    return unshuffle(y.contiguous(memory_format=torch.channels_last))
 
 
 def _up_repeated(up: Upsample, half: torch.Tensor) -> torch.Tensor:
