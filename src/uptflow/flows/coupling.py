@@ -42,7 +42,11 @@ def _with_features(z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
 
 
 def _sum_log(scale: torch.Tensor) -> torch.Tensor:
-    return torch.log(scale).flatten(1).sum(dim=1)
+    """Per-sample ``sum(log scale)`` of a (B, c, H, W) scale map -> [B].
+
+    Reduced over the non-batch axes in place: ``flatten(1)`` of the channels-last scales the
+    sub-networks produce copied every log map once more (issue 18)."""
+    return torch.log(scale).sum(dim=tuple(range(1, scale.dim())))
 
 
 class CrossCoupling(FlowTransform):
