@@ -10,7 +10,7 @@ from uptflow.model import UPTFlow
 from uptflow.nets.msformer import _down_repeated, _up_repeated
 from uptflow.nets.restormer import ChannelLayerNorm
 from uptflow.nets.sampling import Downsample, Upsample, UpsampledRows
-from uptflow.nets.strips import strip_map, strip_size
+from uptflow.nets.strips import strip_add_, strip_map, strip_size
 
 TOL = 1e-10
 
@@ -47,6 +47,20 @@ def test_strip_map_matches_a_local_conv_at_borders():
     with torch.no_grad(), strip_size(1):  # 16-row strips (the minimum)
         out = strip_map(lambda s, lo, hi: conv(s)[:, :, lo:hi], x, radius=1)
         assert (out - conv(x)).abs().max().item() <= TOL
+
+
+@pytest.mark.parametrize("rows", [1, 50])  # 16-row strips (the minimum) and one whole strip
+def test_strip_add_equals_adding_the_whole_map(rows):
+    """``x += op(x)`` strip by strip in place reads every halo row before it is overwritten."""
+    torch.manual_seed(4)
+    conv = torch.nn.Conv2d(3, 3, 3, padding=1).double()
+    x = torch.rand(2, 3, 50, 7, dtype=torch.float64)
+    with torch.no_grad(), strip_size(rows * 7):
+        ref = x + conv(x)
+        y = x.clone()
+        out = strip_add_(lambda s, lo, hi: conv(s)[:, :, lo:hi], y, radius=1)
+    assert out is y
+    assert (out - ref).abs().max().item() <= TOL
 
 
 def test_strip_size_rejects_non_positive():

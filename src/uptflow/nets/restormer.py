@@ -14,7 +14,7 @@ from torch import nn
 
 from uptflow.nets import pooled_stats
 from uptflow.nets.pointwise import is_channels_last, pointwise
-from uptflow.nets.strips import empty_like_layout, strip_bounds, strip_map
+from uptflow.nets.strips import strip_add_, strip_bounds, strip_map, write_strips
 
 
 class ChannelLayerNorm(nn.Module):
@@ -59,14 +59,17 @@ class ChannelAttention(nn.Module):
         self.qkv_dwconv = nn.Conv2d(dim * 3, dim * 3, 3, padding=1, groups=dim * 3, bias=False)
         self.project_out = nn.Conv2d(dim, dim, 1, bias=False)
 
-    def forward(self, x: torch.Tensor, norm: nn.Module | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, norm: nn.Module | None = None, add_to_input: bool = False) -> torch.Tensor:
         """``attn(norm(x))``; ``norm`` (a per-pixel LayerNorm or None) is applied strip by strip
-        in inference, so the normalised map never exists whole."""
+        in inference, so the normalised map never exists whole.  ``add_to_input`` (inference, a
+        map the caller owns): ``x += attn(norm(x))`` in place instead, returning ``x``."""
         bounds = strip_bounds(x.shape[-2], x.shape[-1], radius=1)
         if bounds is None and pooled_stats.active() is not None and not torch.is_grad_enabled():
             bounds = [(0, x.shape[-2], 0, x.shape[-2])]  # one strip: the path that shares statistics
         if bounds is not None:
-            return self._two_pass(x, bounds, norm)
+            return self._two_pass(x, bounds, norm, add_to_input)
+        if add_to_input:
+            return x.add_(self.forward(x, norm))
         if norm is not None:
             x = norm(x)
         b, c, h, w = x.shape
@@ -79,14 +82,15 @@ class ChannelAttention(nn.Module):
         return self.project_out(out.reshape(b, c, h, w))
 
     def _two_pass(self, x: torch.Tensor, bounds: list[tuple[int, int, int, int]],
-                  norm: nn.Module | None) -> torch.Tensor:
+                  norm: nn.Module | None, add_to_input: bool = False) -> torch.Tensor:
         """The same attention strip by strip, so the 3C-channel q/k/v maps never exist whole.
 
         The attention map only needs ``q k^T`` and the norms of q and k, which are sums over
         pixels: pass 1 accumulates them strip by strip (q, k are local: 1x1 then 3x3 conv, so a
         strip with one halo row each side is exact); pass 2 computes v per strip and applies
         ``W_out blockdiag(softmax(.))`` folded into one (B, C, C) matrix.  Same numbers as the
-        whole-map path up to summation order; inference only (see ``strip_bounds``).
+        whole-map path up to summation order; inference only (see ``strip_bounds``).  With
+        ``add_to_input`` pass 2 adds its strips into ``x`` (:func:`~uptflow.nets.strips.write_strips`).
         """
         b, c, h, w = x.shape
         heads, d = self.heads, c // self.heads
@@ -127,18 +131,16 @@ class ChannelAttention(nn.Module):
             mix[:, i * d:(i + 1) * d, i * d:(i + 1) * d] = attn[:, i]
         mix = (self.project_out.weight.view(c, c).to(acc) @ mix).to(x.dtype)
 
-        out = empty_like_layout(x, c)
-        for r0, r1, a0, a1 in bounds:
+        def mixed(r0: int, r1: int, a0: int, a1: int) -> torch.Tensor:
             v = local(x[:, :, a0:a1], 2 * c, 3 * c, r0 - a0, r1 - a0)
-            if is_channels_last(v) and is_channels_last(out):
+            if is_channels_last(v):
                 # the mix as a per-image 1x1 convolution of the strip as it lies in memory: no
                 # transposing copies, and oneDNN / the faster GEMM of nets.pointwise (issue 18)
-                for i in range(b):
-                    out[i:i + 1, :, r0:r1] = pointwise(v[i:i + 1], mix[i, :, :, None, None])
-            else:
-                o = mix @ v.reshape(b, c, -1)
-                out[:, :, r0:r1] = o.view(b, c, r1 - r0, w)
-        return out
+                ys = [pointwise(v[i:i + 1], mix[i, :, :, None, None]) for i in range(b)]
+                return ys[0] if b == 1 else torch.cat(ys)
+            return (mix @ v.reshape(b, c, -1)).view(b, c, r1 - r0, w)
+
+        return write_strips(((r0, r1, mixed(r0, r1, a0, a1)) for r0, r1, a0, a1 in bounds), x, add=add_to_input)
 
     def _shared(self, st: pooled_stats.PooledStats, gram: torch.Tensor, sq: torch.Tensor,
                 recorded: tuple[torch.Tensor, torch.Tensor, float]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,9 +165,13 @@ class GatedFeedForward(nn.Module):
         self.dwconv = nn.Conv2d(hidden * 2, hidden * 2, 3, padding=1, groups=hidden * 2, bias=False)
         self.project_out = nn.Conv2d(hidden, dim, 1, bias=False)
 
-    def forward(self, x: torch.Tensor, norm: nn.Module | None = None) -> torch.Tensor:
-        """``ffn(norm(x))``, strip by strip in inference (``norm``: per-pixel, or None)."""
-        return strip_map(lambda s, lo, hi: self._local(s if norm is None else norm(s), lo, hi), x, radius=1)
+    def forward(self, x: torch.Tensor, norm: nn.Module | None = None, add_to_input: bool = False) -> torch.Tensor:
+        """``ffn(norm(x))``, strip by strip in inference (``norm``: per-pixel, or None);
+        ``add_to_input`` (inference, a map the caller owns): ``x += ffn(norm(x))`` in place."""
+        def local(s: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
+            return self._local(s if norm is None else norm(s), lo, hi)
+
+        return strip_add_(local, x, radius=1) if add_to_input else strip_map(local, x, radius=1)
 
     def _local(self, x: torch.Tensor, lo: int = 0, hi: int | None = None) -> torch.Tensor:
         """Rows ``lo:hi`` of the feed-forward on ``x``: the halo rows end after the depth-wise conv."""
@@ -196,8 +202,9 @@ class RestormerBlock(nn.Module):
         # without ``inplace`` to the sub-layers' fresh outputs, with it into ``x`` — each saves
         # a full-size map at the inference peak.
         if inplace and not torch.is_grad_enabled():
-            x.add_(self.attn(x, self.norm1))
-            return x.add_(self.ffn(x, self.norm2))
+            # strip by strip into x itself: no full-size sub-layer output either (nets.strips)
+            self.attn(x, self.norm1, add_to_input=True)
+            return self.ffn(x, self.norm2, add_to_input=True)
         x = self.attn(x, self.norm1).add_(x)
         return self.ffn(x, self.norm2).add_(x)
 

@@ -202,11 +202,15 @@ class UPWindowBlock(nn.Module):
             self._mask_cache = {key: mask}  # keep one size: bounded memory
         return mask
 
-    def _attend(self, xt: torch.Tensor, mt, hp: int, wp: int, mask: torch.Tensor | None) -> torch.Tensor:
+    def _attend(self, xt: torch.Tensor, mt, hp: int, wp: int, mask: torch.Tensor | None,
+                into: torch.Tensor | None = None) -> torch.Tensor:
         """norm1 + shifted-window attention -> (B, Hp, Wp, C), un-shifted.
 
         ``xt`` (B, H, W, C) and ``mt`` (the same, or an UpsampledRows of (B, C, H, W)) stand for
         their zero-padded (bottom / right) versions of size (Hp, Wp), multiples of the window.
+        With ``into`` (a (B, H, W, C) tensor; inference) the cropped result is *added* into it
+        and ``into`` is returned: no full-size output map.  ``into`` may be ``xt`` itself, since a
+        band reads exactly the rows it writes, and reads them first.
 
         Windows are independent, so in inference they are processed in bands of whole window
         rows (about :func:`~uptflow.nets.strips.strip_pixels` pixels each): the same numbers,
@@ -231,8 +235,9 @@ class UPWindowBlock(nn.Module):
                 mr = torch.roll(mr, shifts=(-s, -s), dims=(1, 2))
             o = self.attn(window_partition(xr, ws), window_partition(mr, ws), mask)
             o = window_reverse(o.view(-1, ws, ws, c), ws, hp, wp)
-            return torch.roll(o, shifts=(s, s), dims=(1, 2)) if s else o
-        out: torch.Tensor | None = None
+            o = torch.roll(o, shifts=(s, s), dims=(1, 2)) if s else o
+            return o if into is None else into.add_(o[:, :into.shape[1], :into.shape[2]])
+        out: torch.Tensor | None = into
         for i0 in range(0, n_rows, band):
             i1 = min(i0 + band, n_rows)
             segs = _wrapped_rows((i0 * ws + s) % hp, (i1 - i0) * ws, hp)  # rows of the shifted band
@@ -245,6 +250,14 @@ class UPWindowBlock(nn.Module):
             o = window_reverse(o.view(-1, ws, ws, c), ws, (i1 - i0) * ws, wp)
             if s:
                 o = torch.roll(o, s, dims=2)
+            if into is not None:
+                h, w = into.shape[1], into.shape[2]
+                k = 0
+                for a, e in segs:
+                    if a < h:
+                        into[:, a:min(e, h)].add_(o[:, k: k + min(e, h) - a, :w])
+                    k += e - a
+                continue
             if out is None:
                 out = torch.empty((b, hp, wp, c), dtype=o.dtype, device=o.device)
             k = 0
@@ -267,12 +280,16 @@ class UPWindowBlock(nn.Module):
         xt = x.permute(0, 2, 3, 1)
         mt = m.permute(0, 2, 3, 1) if isinstance(m, torch.Tensor) else m
         # padding happens band by band in inference (no whole padded copies of x and m)
-        out = self._attend(xt, mt, hp, wp, self._mask(hp, wp, xt))
+        mask = self._mask(hp, wp, xt)
+        if not torch.is_grad_enabled():
+            # the attention's bands are added into x itself (or into one copy of it): no
+            # full-size attention output and no separate sum (issue 18)
+            y = x if inplace else x.clone()
+            self._attend(xt, mt, hp, wp, mask, into=y.permute(0, 2, 3, 1))
+            del xt, mt
+            return y.add_(self.mlp(y, self.norm2))
+        out = self._attend(xt, mt, hp, wp, mask)
         del xt, mt
-        if inplace and not torch.is_grad_enabled():
-            x.add_(out[:, :h, :w, :].permute(0, 3, 1, 2))
-            del out
-            return x.add_(self.mlp(x, self.norm2))
         x = x + out[:, :h, :w, :].permute(0, 3, 1, 2)
         del out
         return self.mlp(x, self.norm2).add_(x)  # in place into the feed-forward's fresh output
