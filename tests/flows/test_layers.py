@@ -11,6 +11,7 @@ from uptflow.flows.coupling import CrossCoupling
 from uptflow.flows.invconv import InvertibleConv1x1
 from uptflow.flows.squeeze import Squeeze
 from uptflow.flows.step import FlowStep
+from uptflow.flows.subnet import CouplingNet
 
 D = torch.float64
 
@@ -113,8 +114,6 @@ def test_invconv_inverse_is_float64_accurate():
 def test_coupling_net_folded_inference_equals_training_arithmetic():
     """Without autograd the sub-network folds ActNorm and the zero-conv's scale into its convolution
     weights; with autograd it runs them as separate steps: the same function (float64)."""
-    from uptflow.flows.subnet import CouplingNet
-
     torch.manual_seed(0)
     net = CouplingNet(10, 8, hidden=16, reduction=4).double().eval()
     with torch.no_grad():
@@ -128,16 +127,38 @@ def test_coupling_net_folded_inference_equals_training_arithmetic():
     assert torch.allclose(folded, separate.detach(), atol=1e-12, rtol=1e-12)
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_coupling_net_with_features_equals_the_concatenated_input(channels_last):
+    """In inference ``NN(z, h)`` splits the first convolution over ``z`` and ``h`` instead of
+    building ``cat([z, h])``; the values are the concatenated input's (float64)."""
+    torch.manual_seed(5)
+    net = CouplingNet(3 + 8, 6, 12, 4).double().eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(std=0.3)
+    z = torch.randn(2, 3, 9, 11, dtype=torch.float64)
+    h = torch.randn(2, 8, 9, 11, dtype=torch.float64)
+    if channels_last:
+        h = h.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        split = net(z, h)
+        concatenated = net(torch.cat([z, h], dim=1))
+    with torch.enable_grad():
+        training = net(z.requires_grad_(), h).detach()
+    assert torch.allclose(split, concatenated, atol=1e-12, rtol=1e-12)
+    assert torch.allclose(split, training, atol=1e-12, rtol=1e-12)
+
+
 def test_coupling_input_takes_the_features_layout():
     """``[z, h]`` is built in the channels-last layout of the encoder's features (the sub-network's
     1x1 convolution is ~3x faster on it on CPU), with the values of ``torch.cat``; NCHW stays NCHW."""
-    from uptflow.flows.coupling import _with_features
+    from uptflow.flows.subnet import with_features
 
     z = torch.randn(2, 3, 5, 7)
     h = torch.randn(2, 8, 5, 7)
     h_cl = h.contiguous(memory_format=torch.channels_last)
-    out = _with_features(z, h_cl)
+    out = with_features(z, h_cl)
     assert out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous()
     assert torch.equal(out, torch.cat([z, h], dim=1))
-    plain = _with_features(z, h)
+    plain = with_features(z, h)
     assert plain.is_contiguous() and torch.equal(plain, out)

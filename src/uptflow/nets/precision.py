@@ -70,13 +70,13 @@ def run_encoder(encoder, low: torch.Tensor, up: torch.Tensor) -> list[torch.Tens
     return [m.to(low.dtype) for m in maps]
 
 
-def run_subnet(net, x: torch.Tensor) -> torch.Tensor:
-    """``net(x)`` for a coupling sub-network while *decoding*, under the context's precision; the
-    output is float32 (``x``'s dtype) whatever ran inside.  With gradients on (training) or a
-    non-float32 input it is plain ``net(x)``."""
+def run_subnet(net, x: torch.Tensor, *features: torch.Tensor) -> torch.Tensor:
+    """``net(x, *features)`` for a coupling sub-network while *decoding*, under the context's
+    precision; the output is float32 (``x``'s dtype) whatever ran inside.  With gradients on
+    (training) or a non-float32 input it is plain ``net(x, *features)``."""
     dtype = _autocast_dtype(x)
     if dtype is None or torch.is_grad_enabled():
-        return net(x)
+        return net(x, *features)
     with torch.autocast(x.device.type, dtype=dtype):
-        y = net(x)
+        y = net(x, *features)
     return y.to(x.dtype)
