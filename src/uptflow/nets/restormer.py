@@ -198,15 +198,16 @@ class RestormerBlock(nn.Module):
     def forward(self, x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
         """(B, dim, H, W) -> (B, dim, H, W).  ``inplace`` (honoured only without autograd, for a
         map the caller owns) writes the result into ``x``'s storage."""
-        # The norms run inside the sub-layers' strips and the residuals are added in place:
-        # without ``inplace`` to the sub-layers' fresh outputs, with it into ``x`` — each saves
-        # a full-size map at the inference peak.
-        if inplace and not torch.is_grad_enabled():
-            # strip by strip into x itself: no full-size sub-layer output either (nets.strips)
-            self.attn(x, self.norm1, add_to_input=True)
-            return self.ffn(x, self.norm2, add_to_input=True)
-        x = self.attn(x, self.norm1).add_(x)
-        return self.ffn(x, self.norm2).add_(x)
+        # The norms run inside the sub-layers' strips and, in inference, the residuals are added
+        # in place, strip by strip, into a map this block owns (``x`` itself with ``inplace``,
+        # else one copy of it, in x's layout): no full-size sub-layer outputs (nets.strips).
+        if torch.is_grad_enabled():
+            x = self.attn(x, self.norm1).add_(x)
+            return self.ffn(x, self.norm2).add_(x)
+        if not inplace:
+            x = x.clone()
+        self.attn(x, self.norm1, add_to_input=True)
+        return self.ffn(x, self.norm2, add_to_input=True)
 
 
 class RestormerStage(nn.Sequential):
