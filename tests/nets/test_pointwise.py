@@ -160,3 +160,34 @@ def test_linear_tokens_keeps_autograd():
     weight = torch.randn(4, 6, generator=gen, requires_grad=True)
     pointwise.linear_tokens(x, weight).sum().backward()
     assert torch.allclose(weight.grad, x.sum(0).expand(4, 6))
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channels_last", "mixed"])
+@pytest.mark.parametrize("widths", [(3, 10), (10, 3), (1, 6)])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_pointwise_pair_equals_the_concatenated_convolution(layout, widths, with_bias):
+    """``pointwise_pair(a, b)`` is the 1x1 convolution of ``cat([a, b])`` without building it
+    (float64; the in-place GEMM path for channels-last outputs, the second convolution else)."""
+    torch.manual_seed(6)
+    ca, cb = widths
+    a = torch.randn(2, ca, 5, 7, dtype=torch.float64)
+    b = torch.randn(2, cb, 5, 7, dtype=torch.float64)
+    if layout != "nchw":
+        b = b.contiguous(memory_format=torch.channels_last)
+        if layout == "channels_last":
+            a = a.contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(4, ca + cb, 1, 1, dtype=torch.float64)
+    bias = torch.randn(4, dtype=torch.float64) if with_bias else None
+    ref = F.conv2d(torch.cat([a, b], dim=1), weight, bias)
+    with torch.no_grad():
+        out = pointwise.pointwise_pair(a, b, weight, bias)
+    assert out.shape == ref.shape
+    assert (out - ref).abs().max().item() <= 1e-12
+
+
+def test_pointwise_pair_keeps_autograd():
+    a = torch.randn(1, 2, 3, 3, requires_grad=True)
+    b = torch.randn(1, 3, 3, 3)
+    weight = torch.randn(4, 5, 1, 1, requires_grad=True)
+    pointwise.pointwise_pair(a, b, weight).sum().backward()
+    assert a.grad is not None and weight.grad is not None

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from uptflow.flows.actnorm import ActNorm
+from uptflow.nets.pointwise import pointwise_pair
 from uptflow.nets.pooled_stats import pooled_max, pooled_mean
 
 
@@ -43,6 +44,8 @@ class Conv2dActNorm(nn.Conv2d):
         coupling, 16 per level: ~1 GiB of new pages per 400x600 enhancement (issue 18).
         """
         weight, bias = self._folded()
+        if self.kernel_size == (1, 1):
+            return pointwise_pair(x, features, weight, bias)  # the z part added by one in-place GEMM
         c = x.shape[1]
         if features.dim() == 4 and features.is_contiguous(memory_format=torch.channels_last):
             x = x.contiguous(memory_format=torch.channels_last)  # a dense add in one layout
@@ -94,9 +97,11 @@ class SpatialGate(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(2, 1, 7, padding=3, bias=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+        """``x * gate``; ``inplace`` (a map the caller owns, no autograd) scales ``x`` itself."""
         pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
-        return x * torch.sigmoid(self.conv(pooled))
+        gate = torch.sigmoid(self.conv(pooled))
+        return x.mul_(gate) if inplace else x * gate
 
 
 class CBAM(nn.Module):
@@ -108,7 +113,12 @@ class CBAM(nn.Module):
         self.spatial_gate = SpatialGate()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.spatial_gate(self.channel_gate(x)) + x
+        y = self.channel_gate(x)  # a fresh map
+        if torch.is_grad_enabled():
+            return self.spatial_gate(y) + x
+        # inference: the spatial gate and the residual go into that map (the same values; two
+        # full-size maps fewer per coupling, which at a 1160-px tile's flow level 1 are fresh pages)
+        return self.spatial_gate(y, inplace=True).add_(x)
 
 
 class CouplingNet(nn.Module):
@@ -128,16 +138,15 @@ class CouplingNet(nn.Module):
     def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
         """``NN(x)``, or with ``features`` (B, F, H, W) ``NN(cat([x, features], dim=1))``.
 
-        In inference the concatenation is never built (:meth:`Conv2dActNorm.forward_split`);
-        with autograd (training) it is, so the training arithmetic is the plain network's."""
-        if features is None:
-            return self.net(x)
+        In inference the concatenation is never built (:meth:`Conv2dActNorm.forward_split`) and
+        the ReLUs and CBAM work in place on maps this network made (same values, fewer fresh
+        full-size maps); with autograd (training) it is the plain network."""
+        if torch.is_grad_enabled() or self.training:
+            return self.net(x if features is None else with_features(x, features))
         first = self.net[0]
-        if torch.is_grad_enabled() or self.training or not isinstance(first, Conv2dActNorm):
-            return self.net(with_features(x, features))
-        y = first.forward_split(x, features)
+        y = first(x) if features is None else first.forward_split(x, features)
         for layer in self.net[1:]:
-            y = layer(y)
+            y = F.relu(y, inplace=True) if isinstance(layer, nn.ReLU) else layer(y)
         return y
 
 

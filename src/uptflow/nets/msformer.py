@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from uptflow.config import UPTFlowConfig
+from uptflow.nets.pointwise import pointwise_pair
 from uptflow.nets.restormer import RestormerStage
 from uptflow.nets.sampling import Downsample, Upsample, UpsampledRows
 from uptflow.nets.strips import strip_pixels
@@ -93,14 +94,14 @@ class MSFormer(nn.Module):
         del l4
         fea_up0 = self.reduce0(lat)
 
-        d3 = self.reduce3(torch.cat([self.up43(lat), r3], dim=1))
+        d3 = _reduce(self.reduce3, self.up43(lat), r3)
         del lat, r3
         m5 = self.up43(m4)
         del m4
         fea_up1 = self.r5(d3) + self.u5(d3, m5)
         del d3
 
-        d2 = self.reduce2(torch.cat([self.up32(fea_up1), r2], dim=1))
+        d2 = _reduce(self.reduce2, self.up32(fea_up1), r2)
         del r2
         m6_half = self.up32(m5)
         del m5
@@ -108,7 +109,7 @@ class MSFormer(nn.Module):
         fea_up2 = self.r6(d2) + self.u6(d2, m6)
         del d2, m6
 
-        d1 = self.reduce1(torch.cat([self.up21(fea_up2), r1], dim=1))
+        d1 = _reduce(self.reduce1, self.up21(fea_up2), r1)
         del r1
         m7 = _up_repeated(self.up21, m6_half)  # in inference: computed band by band when read
         del m6_half
@@ -135,6 +136,15 @@ class MSFormer(nn.Module):
 
     def forward(self, x: torch.Tensor, m: torch.Tensor) -> list[torch.Tensor]:
         return self.conditions(self.features(x, m))
+
+
+def _reduce(conv: nn.Conv2d, up: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+    """``conv(cat([up, skip], dim=1))`` for a decoder's 1x1 channel reduction; in inference
+    without building the concatenation (:func:`~uptflow.nets.pointwise.pointwise_pair`: at a
+    1160-px tile the level-1 one was a fresh 246 MiB map)."""
+    if torch.is_grad_enabled():
+        return conv(torch.cat([up, skip], dim=1))
+    return pointwise_pair(up, skip, conv.weight, conv.bias)
 
 
 def _down_repeated(down: Downsample, m: torch.Tensor, c: int) -> torch.Tensor:

@@ -134,6 +134,35 @@ def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None =
     return _gemm(x, weight, bias)
 
 
+def pointwise_pair(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor,
+                   bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.conv2d(cat([a, b], dim=1), weight, bias)`` for a 1x1 ``weight`` (C', Ca + Cb, 1, 1), in
+    inference without building the concatenation.
+
+    The convolution is linear in its input channels, ``conv(a, W_a) + conv(b, W_b)``: the wider
+    input goes through :func:`pointwise`, and the other is added into that fresh output by one
+    in-place GEMM (``addmm_``, beta = 1) when the output is a channels-last CPU map, else by a
+    second convolution.  Why: the concatenation was a fresh map as wide as both inputs (the flow's
+    couplings made 16 of 67 MiB per level-1 pass of a 400x600 image), new pages to fault in and
+    zero each time (issue 18).  Same values up to float rounding; with autograd on, or under
+    autocast, the concatenation path is taken as written.  Returns (B, C', H, W).
+    """
+    if torch.is_grad_enabled() or torch.is_autocast_enabled(a.device.type):
+        return F.conv2d(torch.cat([a, b], dim=1), weight, bias)
+    ca = a.shape[1]
+    parts = [(a, weight[:, :ca]), (b, weight[:, ca:])]
+    if b.shape[1] > ca:
+        parts.reverse()
+    (wide, w_wide), (narrow, w_narrow) = parts
+    y = pointwise(wide, w_wide, bias)
+    if y.device.type == "cpu" and is_channels_last(y) and narrow.dtype == y.dtype:
+        n = narrow if is_channels_last(narrow) else narrow.contiguous(memory_format=torch.channels_last)
+        rows = y.permute(0, 2, 3, 1).view(-1, y.shape[1])  # the output as it lies in memory
+        rows.addmm_(n.permute(0, 2, 3, 1).reshape(-1, n.shape[1]), w_narrow[:, :, 0, 0].t())
+        return y
+    return y.add_(F.conv2d(narrow, w_narrow))
+
+
 def linear_tokens(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """``F.linear(x, weight, bias)`` for tokens ``x`` (..., C) -> (..., C'), through :func:`pointwise`.
 
