@@ -163,7 +163,7 @@ def test_linear_tokens_keeps_autograd():
 
 
 @pytest.mark.parametrize("layout", ["nchw", "channels_last", "mixed"])
-@pytest.mark.parametrize("widths", [(3, 10), (10, 3), (1, 6)])
+@pytest.mark.parametrize("widths", [(3, 10), (10, 3), (1, 6), (20, 30)])  # GEMM path; conv path
 @pytest.mark.parametrize("with_bias", [False, True])
 def test_pointwise_pair_equals_the_concatenated_convolution(layout, widths, with_bias):
     """``pointwise_pair(a, b)`` is the 1x1 convolution of ``cat([a, b])`` without building it

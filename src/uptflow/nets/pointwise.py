@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 
 BACKENDS = ("conv", "gemm")
+#: :func:`pointwise_pair` adds a concatenation's narrow part by an in-place GEMM up to this many channels.
+PAIR_GEMM_CHANNELS = 16
 #: The GEMM must take at most this fraction of the convolution's time to be chosen.
 GEMM_MARGIN = 0.8
 #: Shape of the timed probe: a 4096-px strip (16 x 256, the default strip of ``nets.strips``),
@@ -141,8 +143,10 @@ def pointwise_pair(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor,
 
     The convolution is linear in its input channels, ``conv(a, W_a) + conv(b, W_b)``: the wider
     input goes through :func:`pointwise`, and the other is added into that fresh output by one
-    in-place GEMM (``addmm_``, beta = 1) when the output is a channels-last CPU map, else by a
-    second convolution.  Why: the concatenation was a fresh map as wide as both inputs (the flow's
+    in-place GEMM (``addmm_``, beta = 1) when it is narrow (at most :data:`PAIR_GEMM_CHANNELS`
+    channels) and the output a channels-last CPU map, else by a second convolution and an add
+    (measured on the AMD EPYC, 2026-11-30: the GEMM is faster for a 6-channel part, ~1.5x slower
+    from 24 channels on).  Why: the concatenation was a fresh map as wide as both inputs (the flow's
     couplings made 16 of 67 MiB per level-1 pass of a 400x600 image), new pages to fault in and
     zero each time (issue 18).  Same values up to float rounding; with autograd on, or under
     autocast, the concatenation path is taken as written.  Returns (B, C', H, W).
@@ -155,7 +159,8 @@ def pointwise_pair(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor,
         parts.reverse()
     (wide, w_wide), (narrow, w_narrow) = parts
     y = pointwise(wide, w_wide, bias)
-    if y.device.type == "cpu" and is_channels_last(y) and narrow.dtype == y.dtype:
+    if (narrow.shape[1] <= PAIR_GEMM_CHANNELS and y.device.type == "cpu" and is_channels_last(y)
+            and narrow.dtype == y.dtype):
         n = narrow if is_channels_last(narrow) else narrow.contiguous(memory_format=torch.channels_last)
         rows = y.permute(0, 2, 3, 1).view(-1, y.shape[1])  # the output as it lies in memory
         rows.addmm_(n.permute(0, 2, 3, 1).reshape(-1, n.shape[1]), w_narrow[:, :, 0, 0].t())
