@@ -191,3 +191,16 @@ def test_pointwise_pair_keeps_autograd():
     weight = torch.randn(4, 5, 1, 1, requires_grad=True)
     pointwise.pointwise_pair(a, b, weight).sum().backward()
     assert a.grad is not None and weight.grad is not None
+
+
+def test_pointwise_pair_under_autocast_is_the_concatenated_convolution():
+    """Under autocast (the bfloat16 decoding precision) the pair is computed as written, in the
+    autocast dtype (an in-place GEMM into a bfloat16 output would mix dtypes)."""
+    a = torch.randn(1, 3, 4, 4)
+    b = torch.randn(1, 8, 4, 4).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(5, 11, 1, 1)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = pointwise.pointwise_pair(a, b, weight)
+        ref = F.conv2d(torch.cat([a, b], dim=1), weight)
+    assert out.dtype == ref.dtype == torch.bfloat16
+    assert torch.equal(out, ref)

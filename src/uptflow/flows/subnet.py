@@ -45,7 +45,7 @@ class Conv2dActNorm(nn.Conv2d):
         """
         weight, bias = self._folded()
         if self.kernel_size == (1, 1):
-            return pointwise_pair(x, features, weight, bias)  # the z part added by one in-place GEMM
+            return pointwise_pair(x, features, weight, bias)  # z added into the features' output
         c = x.shape[1]
         if features.dim() == 4 and features.is_contiguous(memory_format=torch.channels_last):
             x = x.contiguous(memory_format=torch.channels_last)  # a dense add in one layout

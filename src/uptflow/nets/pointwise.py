@@ -151,7 +151,7 @@ def pointwise_pair(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor,
     zero each time (issue 18).  Same values up to float rounding; with autograd on, or under
     autocast, the concatenation path is taken as written.  Returns (B, C', H, W).
     """
-    if torch.is_grad_enabled() or torch.is_autocast_enabled(a.device.type):
+    if torch.is_grad_enabled() or _autocasting(a.device.type):
         return F.conv2d(torch.cat([a, b], dim=1), weight, bias)
     ca = a.shape[1]
     parts = [(a, weight[:, :ca]), (b, weight[:, ca:])]
@@ -166,6 +166,14 @@ def pointwise_pair(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor,
         rows.addmm_(n.permute(0, 2, 3, 1).reshape(-1, n.shape[1]), w_narrow[:, :, 0, 0].t())
         return y
     return y.add_(F.conv2d(narrow, w_narrow))
+
+
+def _autocasting(device_type: str) -> bool:
+    """Whether autocast is on for ``device_type`` (torch >= 2.4 takes the device; older: CPU or CUDA)."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:
+        return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
 
 
 def linear_tokens(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
