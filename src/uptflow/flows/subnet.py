@@ -38,19 +38,14 @@ class Conv2dActNorm(nn.Conv2d):
     def forward_split(self, x: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         """``forward(cat([x, features], dim=1))`` (inference) without building the concatenation.
 
-        The convolution is linear in its input channels, so it is computed as ``conv(features,
-        W_f) + conv(x, W_x)``, in the features' layout.  Why: at a flow level-1 the features are
+        The 1x1 convolution is linear in its input channels, so it is computed as ``conv(features,
+        W_f) + conv(x, W_x)`` (:func:`~uptflow.nets.pointwise.pointwise_pair`).  Why: at a flow level-1 the features are
         the wide part (6C channels) and the concatenation was a fresh map that size for every
         coupling, 16 per level: ~1 GiB of new pages per 400x600 enhancement (issue 18).
         """
-        weight, bias = self._folded()
-        if self.kernel_size == (1, 1):
-            return pointwise_pair(x, features, weight, bias)  # z added into the features' output
-        c = x.shape[1]
-        if features.dim() == 4 and features.is_contiguous(memory_format=torch.channels_last):
-            x = x.contiguous(memory_format=torch.channels_last)  # a dense add in one layout
-        y = F.conv2d(features, weight[:, c:], bias, padding=self.padding)
-        return y.add_(F.conv2d(x, weight[:, :c], padding=self.padding))
+        if self.kernel_size != (1, 1):  # (the sub-networks' first layer is 1x1)
+            return self.forward(with_features(x, features))
+        return pointwise_pair(x, features, *self._folded())
 
 
 class Conv2dZeros(nn.Conv2d):

@@ -80,10 +80,7 @@ def strip_map(fn: Callable[[torch.Tensor, int, int], torch.Tensor], x: torch.Ten
     output projection) on rows that would be cut off anyway.  The whole-map path calls
     ``fn(x, 0, h)``.  Output has ``x``'s memory format.
     """
-    bounds = strip_bounds(x.shape[-2], x.shape[-1], radius) if x.dim() == 4 else None
-    if bounds is None:
-        return fn(x, 0, x.shape[-2])
-    return write_strips(((r0, r1, fn(x[:, :, a0:a1], r0 - a0, r1 - a0)) for r0, r1, a0, a1 in bounds), x)
+    return _over_strips(fn, x, radius, add=False)
 
 
 def strip_add_(fn: Callable[[torch.Tensor, int, int], torch.Tensor], x: torch.Tensor, radius: int) -> torch.Tensor:
@@ -95,11 +92,17 @@ def strip_add_(fn: Callable[[torch.Tensor, int, int], torch.Tensor], x: torch.Te
     no fresh pages to fault in and zero per block (issue 18).  Same numbers as
     ``x.add_(strip_map(fn, x, radius))``.
     """
+    return _over_strips(fn, x, radius, add=True)
+
+
+def _over_strips(fn: Callable[[torch.Tensor, int, int], torch.Tensor], x: torch.Tensor, radius: int,
+                 add: bool) -> torch.Tensor:
+    """:func:`strip_map` (``add`` False) or :func:`strip_add_` (``add`` True)."""
     bounds = strip_bounds(x.shape[-2], x.shape[-1], radius) if x.dim() == 4 else None
     if bounds is None:
-        return x.add_(fn(x, 0, x.shape[-2]))
-    return write_strips(((r0, r1, fn(x[:, :, a0:a1], r0 - a0, r1 - a0)) for r0, r1, a0, a1 in bounds), x,
-                        add=True)
+        y = fn(x, 0, x.shape[-2])
+        return x.add_(y) if add else y
+    return write_strips(((r0, r1, fn(x[:, :, a0:a1], r0 - a0, r1 - a0)) for r0, r1, a0, a1 in bounds), x, add=add)
 
 
 def write_strips(strips: Iterable[tuple[int, int, torch.Tensor]], x: torch.Tensor, add: bool = False) -> torch.Tensor:

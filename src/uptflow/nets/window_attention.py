@@ -204,12 +204,12 @@ class UPWindowBlock(nn.Module):
 
     def _attend(self, xt: torch.Tensor, mt, hp: int, wp: int, mask: torch.Tensor | None,
                 into: torch.Tensor | None = None) -> torch.Tensor:
-        """norm1 + shifted-window attention -> (B, Hp, Wp, C), un-shifted.
+        """norm1 + shifted-window attention -> (B, H, W, C), un-shifted and cropped to ``xt``'s size.
 
         ``xt`` (B, H, W, C) and ``mt`` (the same, or an UpsampledRows of (B, C, H, W)) stand for
         their zero-padded (bottom / right) versions of size (Hp, Wp), multiples of the window.
-        With ``into`` (a (B, H, W, C) tensor; inference) the cropped result is *added* into it
-        and ``into`` is returned: no full-size output map.  ``into`` may be ``xt`` itself, since a
+        With ``into`` (a (B, H, W, C) tensor; inference) the result is *added* into it and
+        ``into`` is returned: no full-size output map.  ``into`` may be ``xt`` itself, since a
         band reads exactly the rows it writes, and reads them first.
 
         Windows are independent, so in inference they are processed in bands of whole window
@@ -219,7 +219,7 @@ class UPWindowBlock(nn.Module):
         map is gathered directly from the rows it comes from (``(i + shift) mod Hp``), and its
         output is written back to them, so no whole rolled copy is ever made.
         """
-        b, c = xt.shape[0], xt.shape[-1]
+        h, w, c = xt.shape[1], xt.shape[2], xt.shape[3]
         ws, s = self.window, self.shift
         n_rows, n_cols = hp // ws, wp // ws
         budget = strip_pixels()
@@ -235,9 +235,10 @@ class UPWindowBlock(nn.Module):
                 mr = torch.roll(mr, shifts=(-s, -s), dims=(1, 2))
             o = self.attn(window_partition(xr, ws), window_partition(mr, ws), mask)
             o = window_reverse(o.view(-1, ws, ws, c), ws, hp, wp)
-            o = torch.roll(o, shifts=(s, s), dims=(1, 2)) if s else o
-            return o if into is None else into.add_(o[:, :into.shape[1], :into.shape[2]])
-        out: torch.Tensor | None = into
+            o = (torch.roll(o, shifts=(s, s), dims=(1, 2)) if s else o)[:, :h, :w]
+            return o if into is None else into.add_(o)
+        if into is None:
+            into = torch.zeros_like(xt)
         for i0 in range(0, n_rows, band):
             i1 = min(i0 + band, n_rows)
             segs = _wrapped_rows((i0 * ws + s) % hp, (i1 - i0) * ws, hp)  # rows of the shifted band
@@ -250,22 +251,12 @@ class UPWindowBlock(nn.Module):
             o = window_reverse(o.view(-1, ws, ws, c), ws, (i1 - i0) * ws, wp)
             if s:
                 o = torch.roll(o, s, dims=2)
-            if into is not None:
-                h, w = into.shape[1], into.shape[2]
-                k = 0
-                for a, e in segs:
-                    if a < h:
-                        into[:, a:min(e, h)].add_(o[:, k: k + min(e, h) - a, :w])
-                    k += e - a
-                continue
-            if out is None:
-                out = torch.empty((b, hp, wp, c), dtype=o.dtype, device=o.device)
             k = 0
-            for a, e in segs:
-                out[:, a:e] = o[:, k: k + e - a]
+            for a, e in segs:  # back to the rows the band came from; padding rows dropped
+                if a < h:
+                    into[:, a:min(e, h)].add_(o[:, k: k + min(e, h) - a, :w])
                 k += e - a
-        assert out is not None
-        return out
+        return into
 
     def forward(self, x: torch.Tensor, m: torch.Tensor, inplace: bool = False) -> torch.Tensor:
         """x: (B, C, H, W) features; m: (B, C, H, W) UP-map features (or an
@@ -290,7 +281,7 @@ class UPWindowBlock(nn.Module):
             return y.add_(self.mlp(y, self.norm2))
         out = self._attend(xt, mt, hp, wp, mask)
         del xt, mt
-        x = x + out[:, :h, :w, :].permute(0, 3, 1, 2)
+        x = x + out.permute(0, 3, 1, 2)
         del out
         return self.mlp(x, self.norm2).add_(x)  # in place into the feed-forward's fresh output
 
