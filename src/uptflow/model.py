@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from uptflow.config import UPTFlowConfig, get_preset
+from uptflow.flows.base import without_logdet
 from uptflow.flows.conditional_flow import ConditionalFlow
 from uptflow.inference.options import check_temperature
 from uptflow.nets.msformer import MSFormer
@@ -69,7 +70,8 @@ class UPTFlow(nn.Module):
     def decode(self, z: torch.Tensor, low: torch.Tensor,
                contexts: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Latent (B, 192, H/8, W/8) -> image (B, 3, H, W); not clamped."""
-        return self.decode_with_logdet(z, low, contexts)[0]
+        with without_logdet():  # the image only: the log-det terms are not computed
+            return self.decode_with_logdet(z, low, contexts)[0]
 
     def decode_with_logdet(self, z: torch.Tensor, low: torch.Tensor,
                            contexts: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -144,7 +146,8 @@ class UPTFlow(nn.Module):
                 z = self.sample_latent(padded, temperature, generator)
             else:
                 self._check_latent(z, contexts[-1])
-            out, _ = self.flow.inverse(z, contexts)
+            with without_logdet():
+                out, _ = self.flow.inverse(z, contexts)
         return out[..., :h, :w].clamp(0.0, 1.0)
 
     def num_parameters(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from uptflow.flows.base import FlowTransform
+from uptflow.flows.base import FlowTransform, logdet_wanted, zero_logdet
 from uptflow.flows.subnet import CouplingNet
 from uptflow.nets.precision import run_subnet
 
@@ -83,18 +83,22 @@ class CrossCoupling(FlowTransform):
         h = context
         # decoding: the sub-networks under the inference precision (float32 unless asked; nets.precision)
         (s_a, t_a), (s_c, t_c) = self.feature_affines(h, decoding=True)
+        scales = []  # the log-det's terms, in the order they are summed
         z1, z2 = z[:, : self.c1], z[:, self.c1:]
         s, t = _scale_shift(run_subnet(self.nn_a2, z2, h))
         z1 = z1 / s - t
-        logdet = _sum_log(s)
+        scales += [s, s_c]
         z = torch.cat([z1, z2], dim=1)
         z = z / s_c - t_c
-        logdet = logdet + _sum_log(s_c)
         z1, z2 = z[:, : self.c1], z[:, self.c1:]
         s, t = _scale_shift(run_subnet(self.nn_a1, z1, h))
         z2 = z2 / s - t
-        logdet = logdet + _sum_log(s)
+        scales += [s, s_a]
         z = torch.cat([z1, z2], dim=1)
         z = z / s_a - t_a
-        logdet = logdet + _sum_log(s_a)
+        if not logdet_wanted():  # an image-only decode (flows.base.without_logdet)
+            return z, zero_logdet(z)
+        logdet = _sum_log(scales[0])
+        for scale in scales[1:]:
+            logdet = logdet + _sum_log(scale)
         return z, -logdet

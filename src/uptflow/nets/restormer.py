@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from uptflow.nets import pooled_stats
+from uptflow.nets.activations import gated_gelu_owned
 from uptflow.nets.pointwise import is_channels_last, pointwise
 from uptflow.nets.strips import strip_add_, strip_bounds, strip_map, write_strips
 
@@ -182,7 +183,7 @@ class GatedFeedForward(nn.Module):
         n = w_dw.shape[0] // 2
         a, b = (F.conv2d(pointwise(x, w_in[i:i + n]), w_dw[i:i + n], padding=1, groups=n)[:, :, lo:hi]
                 for i in (0, n))
-        return pointwise(F.gelu(a) * b, self.project_out.weight)
+        return pointwise(gated_gelu_owned(a, b), self.project_out.weight)
 
 
 class RestormerBlock(nn.Module):

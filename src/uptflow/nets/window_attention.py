@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from uptflow.nets.activations import gelu_owned
 from uptflow.nets.pointwise import linear_tokens, pointwise
 from uptflow.nets.pooled_stats import pooled_mean
 from uptflow.nets.strips import strip_map, strip_pixels
@@ -95,10 +96,22 @@ class UPWindowAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     def position_bias(self) -> torch.Tensor:
-        """(heads, N, N) relative-position bias gathered from the table."""
+        """(heads, N, N) relative-position bias gathered from the table.
+
+        Without autograd the gathered bias is kept (dense) until the table changes: every band
+        of every enhancement adds the same one (a gather and a strided add per band before)."""
         n = self.window * self.window
-        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
-        return bias.view(n, n, -1).permute(2, 0, 1)
+        table = self.relative_position_bias_table
+        if torch.is_grad_enabled():
+            bias = table[self.relative_position_index.view(-1)]
+            return bias.view(n, n, -1).permute(2, 0, 1)
+        key = (table._version, table.data_ptr(), table.dtype, table.device)
+        cache = getattr(self, "_bias_cache", None)
+        if cache is None or cache[0] != key:
+            bias = table.detach()[self.relative_position_index.view(-1)]
+            cache = (key, bias.view(n, n, -1).permute(2, 0, 1).contiguous())
+            self._bias_cache = cache  # one tuple assignment: safe with several threads
+        return cache[1]
 
     def forward(self, x_win: torch.Tensor, m_win: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         bn, ws, _, c = x_win.shape
@@ -117,12 +130,20 @@ class UPWindowAttention(nn.Module):
         q = tokens(self.qkv.to_q(m_img))
         k = tokens(self.qkv.to_k(m_img))
         v = tokens(self.qkv.to_v(x_img))
-        q = q * self.scale * self.temperature
-        attn = q @ k.transpose(-2, -1) + self.position_bias().unsqueeze(0)
+        # inference in the parameters' dtype (not under autocast, where the sums promote to
+        # float32): one scaling pass that also makes q dense (the product would copy the strided
+        # q anyway), and the bias and mask added in place into the fresh scores (issue 18)
+        owned = not torch.is_grad_enabled() and q.dtype == self.temperature.dtype
+        if owned:
+            q = torch.mul(q, self.scale * self.temperature, out=q.new_empty(bn, self.heads, n, d))
+            attn = (q @ k.transpose(-2, -1)).add_(self.position_bias())
+        else:
+            q = q * self.scale * self.temperature
+            attn = q @ k.transpose(-2, -1) + self.position_bias().unsqueeze(0)
         if mask is not None:
             nw = mask.shape[0]
-            attn = attn.view(bn // nw, nw, self.heads, n, n) + mask[None, :, None]
-            attn = attn.view(bn, self.heads, n, n)
+            scores = attn.view(bn // nw, nw, self.heads, n, n)
+            attn = (scores.add_(mask[None, :, None]) if owned else scores + mask[None, :, None]).view(bn, self.heads, n, n)
         out = (attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(bn, n, c)
         return linear_tokens(out, self.proj.weight, self.proj.bias)
 
@@ -139,9 +160,13 @@ class ECA(nn.Module):
         super().__init__()
         self.conv = nn.Conv1d(1, 1, 3, padding=1, bias=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def gate(self, x: torch.Tensor) -> torch.Tensor:
+        """The per-channel scale of ``x`` (B, C, H, W): (B, C, 1, 1) in (0, 1)."""
         y = pooled_mean(self, "mean", x).unsqueeze(1)  # (B, 1, C); shared across tiles if recorded
-        y = torch.sigmoid(self.conv(y)).transpose(1, 2).unsqueeze(-1)  # (B, C, 1, 1)
+        return torch.sigmoid(self.conv(y)).transpose(1, 2).unsqueeze(-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.gate(x)
         return x * y if torch.is_grad_enabled() else x.mul_(y)  # in place: one map less in inference
 
 
@@ -159,17 +184,28 @@ class LocallyEnhancedFeedForward(nn.Module):
     def forward(self, x: torch.Tensor, norm: nn.Module | None = None) -> torch.Tensor:
         """``ffn(norm(x))`` for (B, C, H, W) ``x``; ``norm`` (an ``nn.LayerNorm`` over channels, or
         None) runs inside the strips in inference, so the normalised map never exists whole."""
+        return self.eca(self._unscaled(x, norm))
+
+    def add_into(self, x: torch.Tensor, norm: nn.Module | None = None) -> torch.Tensor:
+        """``x += ffn(norm(x))`` in place (inference; ``x`` a map the caller owns), returning ``x``.
+        The channel attention's scale goes into the sum (one ``addcmul_``): one full-size pass
+        less than scaling the feed-forward's output first (issue 18)."""
+        out = self._unscaled(x, norm)
+        return x.addcmul_(out, self.eca.gate(out))
+
+    def _unscaled(self, x: torch.Tensor, norm: nn.Module | None) -> torch.Tensor:
+        """The feed-forward up to ECA, strip by strip (strips.strip_map): (B, C, H, W), fresh."""
         def local(s: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
             if norm is not None:
                 s = norm(s.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
             return self._local(s, lo, hi)
 
-        return self.eca(strip_map(local, x, radius=1))
+        return strip_map(local, x, radius=1)
 
     def _local(self, x: torch.Tensor, lo: int = 0, hi: int | None = None) -> torch.Tensor:
         """Rows ``lo:hi`` of the feed-forward on ``x``: the halo rows end after the depth-wise conv."""
-        conv, gelu = self.dwconv[0], self.dwconv[1]
-        hidden = gelu(conv(pointwise(x, self.conv1.weight, self.conv1.bias))[:, :, lo:hi])
+        conv = self.dwconv[0]  # dwconv[1] is the GELU, applied in place on the fresh strip in inference
+        hidden = gelu_owned(conv(pointwise(x, self.conv1.weight, self.conv1.bias))[:, :, lo:hi])
         return pointwise(hidden, self.conv2.weight, self.conv2.bias)
 
 
@@ -203,14 +239,16 @@ class UPWindowBlock(nn.Module):
         return mask
 
     def _attend(self, xt: torch.Tensor, mt, hp: int, wp: int, mask: torch.Tensor | None,
-                into: torch.Tensor | None = None) -> torch.Tensor:
+                into: torch.Tensor | None = None, base: torch.Tensor | None = None) -> torch.Tensor:
         """norm1 + shifted-window attention -> (B, H, W, C), un-shifted and cropped to ``xt``'s size.
 
         ``xt`` (B, H, W, C) and ``mt`` (the same, or an UpsampledRows of (B, C, H, W)) stand for
         their zero-padded (bottom / right) versions of size (Hp, Wp), multiples of the window.
         With ``into`` (a (B, H, W, C) tensor; inference) the result is *added* into it and
         ``into`` is returned: no full-size output map.  ``into`` may be ``xt`` itself, since a
-        band reads exactly the rows it writes, and reads them first.
+        band reads exactly the rows it writes, and reads them first.  With ``base`` (a (B, H, W, C)
+        tensor) ``into`` receives ``base + attention`` instead, its old contents never read: the
+        bands together write every element once.
 
         Windows are independent, so in inference they are processed in bands of whole window
         rows (about :func:`~uptflow.nets.strips.strip_pixels` pixels each): the same numbers,
@@ -236,7 +274,7 @@ class UPWindowBlock(nn.Module):
             o = self.attn(window_partition(xr, ws), window_partition(mr, ws), mask)
             o = window_reverse(o.view(-1, ws, ws, c), ws, hp, wp)
             o = (torch.roll(o, shifts=(s, s), dims=(1, 2)) if s else o)[:, :h, :w]
-            return o if into is None else into.add_(o)
+            return o if into is None else _add_to(into, o, base)
         if into is None:
             into = torch.zeros_like(xt)
         for i0 in range(0, n_rows, band):
@@ -254,7 +292,8 @@ class UPWindowBlock(nn.Module):
             k = 0
             for a, e in segs:  # back to the rows the band came from; padding rows dropped
                 if a < h:
-                    into[:, a:min(e, h)].add_(o[:, k: k + min(e, h) - a, :w])
+                    rows = slice(a, min(e, h))
+                    _add_to(into[:, rows], o[:, k: k + min(e, h) - a, :w], None if base is None else base[:, rows])
                 k += e - a
         return into
 
@@ -275,15 +314,21 @@ class UPWindowBlock(nn.Module):
         if not torch.is_grad_enabled():
             # the attention's bands are added into x itself (or into one copy of it): no
             # full-size attention output and no separate sum (issue 18)
-            y = x if inplace else x.clone()
-            self._attend(xt, mt, hp, wp, mask, into=y.permute(0, 2, 3, 1))
+            # (a block not owning x writes x + attention into a fresh map, band by band: no copy)
+            y = x if inplace else torch.empty_like(x)
+            self._attend(xt, mt, hp, wp, mask, into=y.permute(0, 2, 3, 1), base=None if inplace else xt)
             del xt, mt
-            return y.add_(self.mlp(y, self.norm2))
+            return self.mlp.add_into(y, self.norm2)
         out = self._attend(xt, mt, hp, wp, mask)
         del xt, mt
         x = x + out.permute(0, 3, 1, 2)
         del out
         return self.mlp(x, self.norm2).add_(x)  # in place into the feed-forward's fresh output
+
+
+def _add_to(into: torch.Tensor, o: torch.Tensor, base: torch.Tensor | None) -> torch.Tensor:
+    """``into += o``, or ``into = base + o`` with ``base`` (same shapes); returns ``into``."""
+    return into.add_(o) if base is None else torch.add(base, o, out=into)
 
 
 def _wrapped_rows(start: int, length: int, total: int) -> list[tuple[int, int]]:
