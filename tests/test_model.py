@@ -220,3 +220,23 @@ def test_enhance_with_an_explicit_latent(model64):
         model64.enhance(low, z=torch.zeros(1, 192, 1, 3, dtype=low.dtype))
     with pytest.raises(ValueError, match="either an explicit latent z or temperature"):
         model64.enhance(low, temperature=0.5, z=z)
+
+
+def test_decode_skips_only_the_log_det(model64):
+    """``decode`` runs the flow under ``without_logdet``: the same image, and the switch is scoped
+    to the block (the likelihood path outside it still gets the log-det)."""
+    from uptflow.flows.base import logdet_wanted, without_logdet
+
+    _, low = _images(1, 16, 24)
+    z = torch.randn(model64.latent_shape(low), generator=torch.Generator().manual_seed(3), dtype=D)
+    with torch.no_grad():
+        image, logdet = model64.decode_with_logdet(z, low)
+        assert torch.equal(model64.decode(z, low), image)
+        with without_logdet():
+            assert not logdet_wanted()
+            quick, zeros = model64.decode_with_logdet(z, low)
+        assert logdet_wanted()
+    assert torch.equal(quick, image)
+    assert torch.equal(zeros, torch.zeros_like(logdet)) and logdet.abs().min() > 0
+    with torch.no_grad():
+        assert torch.equal(model64.decode_with_logdet(z, low)[1], logdet)

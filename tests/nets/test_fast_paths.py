@@ -41,6 +41,36 @@ def test_strips_and_bands_equal_whole_map(window):
         assert (a - b).abs().max().item() <= TOL
 
 
+def test_inference_equals_the_training_arithmetic():
+    """Every inference-only path -- strips, window bands, in-place GELU and residuals, the
+    cached position bias, the band-wise ``x + attention``, ECA's scale inside the sum, the
+    skipped log-dets -- gives the numbers of the autograd (training) arithmetic."""
+    model = _random_model("tiny", window=5)
+    low = torch.rand(1, 3, 40, 48, dtype=torch.float64)  # a multiple of 8: enhance does not pad
+    with torch.enable_grad():
+        ref_cond = model.condition(low)
+        z = torch.zeros(model.latent_shape(low), dtype=torch.float64)
+        ref, _ = model.flow.inverse(z, ref_cond)
+    for pixels in (None, 200):
+        with strip_size(pixels):
+            out = model.enhance(low)
+            with torch.no_grad():
+                cond = model.condition(low)
+        assert (out - ref.clamp(0.0, 1.0)).abs().max().item() <= TOL
+        for a, b in zip(cond, ref_cond):
+            assert (a - b).abs().max().item() <= TOL
+
+
+def test_cached_position_bias_follows_the_table():
+    block = _random_model("tiny", window=5).encoder.u1.blocks[0].attn
+    with torch.no_grad():
+        first = block.position_bias().clone()
+        block.relative_position_bias_table.add_(1.0)  # an optimizer step / load_state_dict
+        assert torch.allclose(block.position_bias(), first + 1.0)
+    with torch.enable_grad():
+        assert torch.allclose(block.position_bias(), first + 1.0)
+
+
 def test_strip_map_matches_a_local_conv_at_borders():
     conv = torch.nn.Conv2d(3, 5, 3, padding=1).double()
     x = torch.rand(1, 3, 50, 7, dtype=torch.float64)

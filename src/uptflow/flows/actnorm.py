@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from uptflow.flows.base import FlowTransform
+from uptflow.flows.base import FlowTransform, logdet_wanted, zero_logdet
 
 
 class ActNorm(FlowTransform):
@@ -44,4 +44,5 @@ class ActNorm(FlowTransform):
         return (x + self.bias) * torch.exp(self.logs), self._logdet(x)
 
     def inverse(self, y, context=None):
-        return y * torch.exp(-self.logs) - self.bias, -self._logdet(y)
+        x = y * torch.exp(-self.logs) - self.bias
+        return x, (-self._logdet(y) if logdet_wanted() else zero_logdet(y))

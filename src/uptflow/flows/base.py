@@ -35,9 +35,9 @@ def zero_logdet(x: torch.Tensor) -> torch.Tensor:
 
 @contextmanager
 def without_logdet() -> Iterator[None]:
-    """Inside the block (this thread or task only), transforms may skip computing their
-    log-determinants and return zeros instead.  For decoding an image, which discards them: the
-    coupling layers' per-pixel log maps and their sums are ~1 % of an enhancement (issue 18)."""
+    """Inside the block (this thread or task only), ``inverse`` computes no log-determinants and
+    returns a zero log-det.  For decoding an image, which discards it: the coupling layers'
+    per-pixel log maps and their sums are ~1 % of an enhancement (issue 18)."""
     token = _logdet_wanted.set(False)
     try:
         yield
@@ -46,5 +46,5 @@ def without_logdet() -> Iterator[None]:
 
 
 def logdet_wanted() -> bool:
-    """False inside :func:`without_logdet`: a transform may then return a zero log-det."""
+    """False inside :func:`without_logdet`: ``inverse`` then returns a zero log-det."""
     return _logdet_wanted.get()

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from uptflow.flows.base import FlowTransform
+from uptflow.flows.base import FlowTransform, logdet_wanted, zero_logdet
 
 
 class InvertibleConv1x1(FlowTransform):
@@ -52,5 +52,7 @@ class InvertibleConv1x1(FlowTransform):
 
     def inverse(self, y, context=None):
         c = self.weight.shape[0]
-        logdet = (-self._logabsdet() * (y.shape[2] * y.shape[3])).expand(y.shape[0])
-        return F.conv2d(y, self.inverse_weight().view(c, c, 1, 1)), logdet
+        x = F.conv2d(y, self.inverse_weight().view(c, c, 1, 1))
+        if not logdet_wanted():
+            return x, zero_logdet(y)
+        return x, (-self._logabsdet() * (y.shape[2] * y.shape[3])).expand(y.shape[0])

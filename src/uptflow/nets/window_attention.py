@@ -18,6 +18,13 @@ from uptflow.nets.pooled_stats import pooled_mean
 from uptflow.nets.strips import strip_map, strip_pixels
 
 
+def _tracing() -> bool:
+    """True while ``torch.export`` / ``torch.compile`` or a TorchScript trace runs the model:
+    its tensors are then symbolic, and no cache may keep one (or be read into the graph)."""
+    is_compiling = getattr(torch.compiler, "is_compiling", None)  # torch >= 2.3
+    return bool(is_compiling is not None and is_compiling()) or torch.jit.is_tracing()
+
+
 def window_partition(x: torch.Tensor, window: int) -> torch.Tensor:
     """(B, H, W, C) with H, W multiples of ``window`` -> (B * nW, window, window, C)."""
     b, h, w, c = x.shape
@@ -102,7 +109,7 @@ class UPWindowAttention(nn.Module):
         of every enhancement adds the same one (a gather and a strided add per band before)."""
         n = self.window * self.window
         table = self.relative_position_bias_table
-        if torch.is_grad_enabled():
+        if torch.is_grad_enabled() or _tracing():
             bias = table[self.relative_position_index.view(-1)]
             return bias.view(n, n, -1).permute(2, 0, 1)
         key = (table._version, table.data_ptr(), table.dtype, table.device)
