@@ -135,11 +135,14 @@ class UPWindowAttention(nn.Module):
             return y.permute(0, 2, 3, 1).reshape(bn, n, self.heads, d).transpose(1, 2)
 
         q = tokens(self.qkv.to_q(m_img))
-        k = tokens(self.qkv.to_k(m_img))
-        v = tokens(self.qkv.to_v(x_img))
+        # k and v made dense (heads, N, d) first: the batched products on the head-strided views
+        # ran slower than the copy plus the product on dense ones (v: ~7x for a two-head band
+        # in a one-off timing; issue 18)
+        k = tokens(self.qkv.to_k(m_img)).contiguous()
+        v = tokens(self.qkv.to_v(x_img)).contiguous()
         # inference in the parameters' dtype (not under autocast, where the sums promote to
-        # float32): one scaling pass that also makes q dense (the product would copy the strided
-        # q anyway), and the bias and mask added in place into the fresh scores (issue 18)
+        # float32): one scaling pass that also makes q dense, and the bias and mask added in
+        # place into the fresh scores (issue 18)
         owned = not torch.is_grad_enabled() and q.dtype == self.temperature.dtype
         if owned:
             q = torch.mul(q, self.scale * self.temperature, out=q.new_empty(bn, self.heads, n, d))
