@@ -8,7 +8,7 @@ import torch
 
 from uptflow.flows.subnet import CBAM
 from uptflow.inference.models import random_model
-from uptflow.nets.pooled_stats import PooledStats, active, pooled_max, pooled_mean, use
+from uptflow.nets.pooled_stats import PooledStats, active, pooled_max, pooled_mean, pooled_mean_rows, use
 from uptflow.nets.restormer import ChannelAttention, ChannelLayerNorm
 from uptflow.nets.strips import strip_size
 from uptflow.nets.window_attention import LocallyEnhancedFeedForward
@@ -102,6 +102,35 @@ def test_pooled_mean_and_max_over_cores_equal_the_whole_map():
     (km, mean), (kx, mx) = sorted(stats.items(), key=lambda kv: kv[0][1])
     assert km[1] == "m" and torch.allclose(mean, x.mean(dim=(2, 3)), atol=1e-6)
     assert kx[1] == "x" and torch.equal(mx, x.amax(dim=(2, 3)))
+
+
+def _as_rows(x: torch.Tensor, cuts: list[int]) -> list[tuple[int, int, torch.Tensor]]:
+    edges = [0, *cuts, x.shape[-2]]
+    return [(a, e, x[:, :, a:e].clone()) for a, e in zip(edges, edges[1:])]
+
+
+def test_pooled_mean_of_row_strips_equals_the_assembled_map():
+    """Alone, recording over tile cores, and replaying: strips give the whole map's statistic."""
+    x = torch.randn(2, 4, H, W, dtype=torch.float64)
+    owner = torch.nn.Identity()
+    rows = _as_rows(x, [3, 4, 11])  # uneven strips, one a single row
+    assert torch.allclose(pooled_mean_rows(owner, "m", rows, H, W), pooled_mean(owner, "m", x), atol=1e-12)
+
+    recs = [PooledStats(record=True), PooledStats(record=True)]
+    for rec, from_rows in zip(recs, (False, True)):
+        with use(rec):
+            for (y0, y1, x0, x1), core in _tiles():
+                rec.begin(core, (y1 - y0, x1 - x0))
+                tile = x[:, :, y0:y1, x0:x1]
+                if from_rows:
+                    pooled_mean_rows(owner, "m", _as_rows(tile, [2, 5]), y1 - y0, x1 - x0)
+                else:
+                    pooled_mean(owner, "m", tile)
+    (key, want), = recs[0].finalize().items()
+    assert torch.allclose(recs[1].finalize()[key], want, atol=1e-6)
+
+    with use(PooledStats(replay={key: want})):
+        assert torch.equal(pooled_mean_rows(owner, "m", rows, H, W), want.to(x.dtype))
 
 
 def test_core_box_scales_to_coarser_maps():

@@ -26,12 +26,12 @@ import math
 from collections import Counter
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 from torch import nn
 
-__all__ = ["PooledStats", "active", "use", "pooled_mean", "pooled_max", "Key"]
+__all__ = ["PooledStats", "active", "use", "pooled_mean", "pooled_mean_rows", "pooled_max", "Key"]
 
 Key = tuple[int, str, int, str]  # (module id, statistic name, call number in the pass, "sum" | "max")
 
@@ -169,6 +169,36 @@ def pooled_mean(module: nn.Module, name: str, x: torch.Tensor) -> torch.Tensor:
         st.add_sum(key, x[:, :, r0:r1, c0:c1].sum(dim=(2, 3)), (r1 - r0) * (c1 - c0))  # no float64 copy of x
     r = st.replayed(key, x)
     return x.mean(dim=(2, 3)) if r is None else r
+
+
+def pooled_mean_rows(module: nn.Module, name: str, rows: Sequence[tuple[int, int, torch.Tensor]],
+                     h: int, w: int) -> torch.Tensor:
+    """:func:`pooled_mean` of the (B, C, h, w) map whose rows ``r0:r1`` are each strip ``y`` of
+    ``rows`` ((r0, r1, y) in row order, together covering the map), without assembling the map.
+
+    Why: a feed-forward whose output is only needed scaled by its own global mean (ECA) can keep
+    its strips and add them one by one, instead of copying them into a fresh full-size map first
+    (issue 18).  The mean is the strips' sums over the pixel count (the same as the assembled
+    map's mean up to float summation order)."""
+    def box_sum(r0: int, r1: int, c0: int, c1: int) -> torch.Tensor:
+        total = None
+        for a, e, y in rows:
+            lo, hi = max(a, r0), min(e, r1)
+            if lo < hi:
+                part = y[:, :, lo - a:hi - a, c0:c1].sum(dim=(2, 3))
+                total = part if total is None else total + part
+        assert total is not None, "the strips do not cover the box"
+        return total
+
+    st = _active.get()
+    if st is None:
+        return box_sum(0, h, 0, w) / (h * w)
+    key = st.site(module, name)
+    if st.record:
+        r0, r1, c0, c1 = st.core_box(h, w) or (0, h, 0, w)
+        st.add_sum(key, box_sum(r0, r1, c0, c1), (r1 - r0) * (c1 - c0))
+    r = st.replayed(key, rows[0][2])
+    return box_sum(0, h, 0, w) / (h * w) if r is None else r
 
 
 def pooled_max(module: nn.Module, name: str, x: torch.Tensor) -> torch.Tensor:

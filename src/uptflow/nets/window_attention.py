@@ -8,14 +8,16 @@ every second block shifts them by ``w // 2`` (Swin) with the usual -100 cross-re
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from uptflow.nets.activations import gelu_owned
 from uptflow.nets.pointwise import linear_tokens, pointwise
-from uptflow.nets.pooled_stats import pooled_mean
-from uptflow.nets.strips import strip_map, strip_pixels
+from uptflow.nets.pooled_stats import pooled_mean, pooled_mean_rows
+from uptflow.nets.strips import strip_bounds, strip_map, strip_pixels
 
 
 def _tracing() -> bool:
@@ -172,8 +174,16 @@ class ECA(nn.Module):
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:
         """The per-channel scale of ``x`` (B, C, H, W): (B, C, 1, 1) in (0, 1)."""
-        y = pooled_mean(self, "mean", x).unsqueeze(1)  # (B, 1, C); shared across tiles if recorded
-        return torch.sigmoid(self.conv(y)).transpose(1, 2).unsqueeze(-1)
+        return self._gate(pooled_mean(self, "mean", x))  # shared across tiles if recorded
+
+    def gate_of_rows(self, rows: list[tuple[int, int, torch.Tensor]], h: int, w: int) -> torch.Tensor:
+        """:meth:`gate` of the (B, C, h, w) map given as row strips ``(r0, r1, y)``
+        (:func:`~uptflow.nets.pooled_stats.pooled_mean_rows`)."""
+        return self._gate(pooled_mean_rows(self, "mean", rows, h, w))
+
+    def _gate(self, mean: torch.Tensor) -> torch.Tensor:
+        """(B, C) channel means -> (B, C, 1, 1) scale."""
+        return torch.sigmoid(self.conv(mean.unsqueeze(1))).transpose(1, 2).unsqueeze(-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.gate(x)
@@ -200,17 +210,32 @@ class LocallyEnhancedFeedForward(nn.Module):
         """``x += ffn(norm(x))`` in place (inference; ``x`` a map the caller owns), returning ``x``.
         The channel attention's scale goes into the sum (one ``addcmul_``): one full-size pass
         less than scaling the feed-forward's output first (issue 18)."""
-        out = self._unscaled(x, norm)
-        return x.addcmul_(out, self.eca.gate(out))
+        h, w = x.shape[-2:]
+        bounds = strip_bounds(h, w, radius=1)
+        if bounds is None:
+            out = self._unscaled(x, norm)
+            return x.addcmul_(out, self.eca.gate(out))
+        # every strip first (they read x's halo rows), then each added with the scale: no
+        # full-size output map to copy the strips into (fresh pages at large sizes; issue 18)
+        local = self._normed(norm)
+        rows = [(r0, r1, local(x[:, :, a0:a1], r0 - a0, r1 - a0)) for r0, r1, a0, a1 in bounds]
+        gate = self.eca.gate_of_rows(rows, h, w)
+        for r0, r1, y in rows:
+            x[:, :, r0:r1].addcmul_(y, gate)
+        return x
 
     def _unscaled(self, x: torch.Tensor, norm: nn.Module | None) -> torch.Tensor:
         """The feed-forward up to ECA, strip by strip (strips.strip_map): (B, C, H, W), fresh."""
+        return strip_map(self._normed(norm), x, radius=1)
+
+    def _normed(self, norm: nn.Module | None) -> Callable[[torch.Tensor, int, int], torch.Tensor]:
+        """:meth:`_local` preceded by ``norm`` (over channels, per pixel): a strip function."""
         def local(s: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
             if norm is not None:
                 s = norm(s.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
             return self._local(s, lo, hi)
 
-        return strip_map(local, x, radius=1)
+        return local
 
     def _local(self, x: torch.Tensor, lo: int = 0, hi: int | None = None) -> torch.Tensor:
         """Rows ``lo:hi`` of the feed-forward on ``x``: the halo rows end after the depth-wise conv."""
