@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from uptflow.nets.activations import gelu_owned
 from uptflow.nets.pointwise import linear_tokens, pointwise
 from uptflow.nets.pooled_stats import pooled_mean, pooled_mean_rows
 from uptflow.nets.strips import strip_bounds, strip_map, strip_pixels
+from uptflow.nets.windows import (add_to, padded, relative_position_index, shift_mask, take_rows,
+                                  window_partition, window_reverse, wrapped_rows)
 
 
 def _tracing() -> bool:
@@ -25,50 +26,6 @@ def _tracing() -> bool:
     its tensors are then symbolic, and no cache may keep one (or be read into the graph)."""
     is_compiling = getattr(torch.compiler, "is_compiling", None)  # torch >= 2.3
     return bool(is_compiling is not None and is_compiling()) or torch.jit.is_tracing()
-
-
-def window_partition(x: torch.Tensor, window: int) -> torch.Tensor:
-    """(B, H, W, C) with H, W multiples of ``window`` -> (B * nW, window, window, C)."""
-    b, h, w, c = x.shape
-    x = x.view(b, h // window, window, w // window, window, c)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window, window, c)
-
-
-def window_reverse(windows: torch.Tensor, window: int, h: int, w: int) -> torch.Tensor:
-    """Inverse of :func:`window_partition`: (B * nW, window, window, C) -> (B, H, W, C)."""
-    c = windows.shape[-1]
-    b = windows.shape[0] // ((h // window) * (w // window))
-    x = windows.view(b, h // window, w // window, window, window, c)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, c)
-
-
-def relative_position_index(window: int) -> torch.Tensor:
-    """Swin's (N, N) index into the ((2w-1)^2, heads) bias table, N = w*w. int64."""
-    coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij"))
-    flat = coords.flatten(1)
-    rel = (flat[:, :, None] - flat[:, None, :]).permute(1, 2, 0).contiguous()
-    rel[:, :, 0] += window - 1
-    rel[:, :, 1] += window - 1
-    rel[:, :, 0] *= 2 * window - 1
-    return rel.sum(-1)
-
-
-def shift_mask(h: int, w: int, window: int, shift: int, device=None, dtype=None) -> torch.Tensor:
-    """Attention mask for shifted windows on an (h, w) padded map: (nW, N, N), 0 or -100.
-
-    Tokens that the cyclic shift brought together from different image regions must not
-    attend to each other.
-    """
-    img = torch.zeros(1, h, w, 1, device=device, dtype=dtype)
-    slices = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
-    count = 0
-    for hs in slices:
-        for ws in slices:
-            img[:, hs, ws, :] = count
-            count += 1
-    windows = window_partition(img, window).view(-1, window * window)
-    diff = windows.unsqueeze(1) - windows.unsqueeze(2)
-    return diff.masked_fill(diff != 0, -100.0).masked_fill(diff == 0, 0.0)
 
 
 class WindowProjection(nn.Module):
@@ -301,22 +258,22 @@ class UPWindowBlock(nn.Module):
         else:
             band = max(1, budget // (ws * ws * n_cols))
         if band >= n_rows:  # whole map at once: the reference path (also the training path)
-            xr = self.norm1(_padded(xt, hp, wp))
-            mr = _padded(mt if isinstance(mt, torch.Tensor) else mt.full().permute(0, 2, 3, 1), hp, wp)
+            xr = self.norm1(padded(xt, hp, wp))
+            mr = padded(mt if isinstance(mt, torch.Tensor) else mt.full().permute(0, 2, 3, 1), hp, wp)
             if s:
                 xr = torch.roll(xr, shifts=(-s, -s), dims=(1, 2))
                 mr = torch.roll(mr, shifts=(-s, -s), dims=(1, 2))
             o = self.attn(window_partition(xr, ws), window_partition(mr, ws), mask)
             o = window_reverse(o.view(-1, ws, ws, c), ws, hp, wp)
             o = (torch.roll(o, shifts=(s, s), dims=(1, 2)) if s else o)[:, :h, :w]
-            return o if into is None else _add_to(into, o, base)
+            return o if into is None else add_to(into, o, base)
         if into is None:
             into = torch.zeros_like(xt)
         for i0 in range(0, n_rows, band):
             i1 = min(i0 + band, n_rows)
-            segs = _wrapped_rows((i0 * ws + s) % hp, (i1 - i0) * ws, hp)  # rows of the shifted band
-            xb = self.norm1(_take_rows(xt, segs, wp))
-            mb = _take_rows(mt, segs, wp)
+            segs = wrapped_rows((i0 * ws + s) % hp, (i1 - i0) * ws, hp)  # rows of the shifted band
+            xb = self.norm1(take_rows(xt, segs, wp))
+            mb = take_rows(mt, segs, wp)
             if s:
                 xb, mb = torch.roll(xb, -s, dims=2), torch.roll(mb, -s, dims=2)
             band_mask = None if mask is None else mask[i0 * n_cols: i1 * n_cols]
@@ -328,7 +285,7 @@ class UPWindowBlock(nn.Module):
             for a, e in segs:  # back to the rows the band came from; padding rows dropped
                 if a < h:
                     rows = slice(a, min(e, h))
-                    _add_to(into[:, rows], o[:, k: k + min(e, h) - a, :w], None if base is None else base[:, rows])
+                    add_to(into[:, rows], o[:, k: k + min(e, h) - a, :w], None if base is None else base[:, rows])
                 k += e - a
         return into
 
@@ -347,9 +304,9 @@ class UPWindowBlock(nn.Module):
         # padding happens band by band in inference (no whole padded copies of x and m)
         mask = self._mask(hp, wp, xt)
         if not torch.is_grad_enabled():
-            # the attention's bands are added into x itself (or into one copy of it): no
-            # full-size attention output and no separate sum (issue 18)
-            # (a block not owning x writes x + attention into a fresh map, band by band: no copy)
+            # the attention's bands are added into x itself, or (a block not owning x) written as
+            # x + attention into a fresh map: no full-size attention output, no copy of x and no
+            # separate sum (issue 18)
             y = x if inplace else torch.empty_like(x)
             self._attend(xt, mt, hp, wp, mask, into=y.permute(0, 2, 3, 1), base=None if inplace else xt)
             del xt, mt
@@ -359,46 +316,6 @@ class UPWindowBlock(nn.Module):
         x = x + out.permute(0, 3, 1, 2)
         del out
         return self.mlp(x, self.norm2).add_(x)  # in place into the feed-forward's fresh output
-
-
-def _add_to(into: torch.Tensor, o: torch.Tensor, base: torch.Tensor | None) -> torch.Tensor:
-    """``into += o``, or ``into = base + o`` with ``base`` (same shapes); returns ``into``."""
-    return into.add_(o) if base is None else torch.add(base, o, out=into)
-
-
-def _wrapped_rows(start: int, length: int, total: int) -> list[tuple[int, int]]:
-    """Rows ``start .. start + length`` modulo ``total`` as at most two ``(a, e)`` ranges."""
-    end = start + length
-    return [(start, min(end, total))] + ([(0, end - total)] if end > total else [])
-
-
-def _padded(src: torch.Tensor, hp: int, wp: int) -> torch.Tensor:
-    """(B, H, W, C) zero-padded at the bottom / right to (B, Hp, Wp, C) (``src`` itself if no padding)."""
-    pad_h, pad_w = hp - src.shape[1], wp - src.shape[2]
-    return F.pad(src, (0, 0, 0, pad_w, 0, pad_h)) if pad_h or pad_w else src
-
-
-def _take_rows(src, segs: list[tuple[int, int]], wp: int) -> torch.Tensor:
-    """Rows ``segs`` of the zero-padded (B, Hp, Wp, C) version of ``src``, a (B, H, W, C) tensor or
-    an :class:`UpsampledRows` of (B, C, H, W): rows at or past H are zeros, columns padded to Wp.
-
-    Padding a band instead of the whole map saves two full-size copies per block (for maps
-    that are not multiples of the window) and keeps an UpsampledRows lazy.
-    """
-    if isinstance(src, torch.Tensor):
-        b, h, w, c = src.shape
-        get, like = (lambda a, e: src[:, a:e]), src
-    else:
-        b, c, h, w = src.shape
-        get, like = (lambda a, e: src.rows(a, e).permute(0, 2, 3, 1)), src.src
-    parts = []
-    for a, e in segs:
-        if a < h:
-            parts.append(get(a, min(e, h)))
-        if e > h:  # padding rows below the map (dtype of the rows above: autocast may have changed it)
-            parts.append((parts[-1] if parts else like).new_zeros((b, e - max(a, h), w, c)))
-    band = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
-    return F.pad(band, (0, 0, 0, wp - band.shape[2])) if band.shape[2] < wp else band
 
 
 class UPWindowStage(nn.Module):
