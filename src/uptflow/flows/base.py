@@ -15,6 +15,8 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from uptflow.scoped import scoped
+
 _logdet_wanted: ContextVar[bool] = ContextVar("uptflow_logdet_wanted", default=True)
 
 
@@ -38,11 +40,8 @@ def without_logdet() -> Iterator[None]:
     """Inside the block (this thread or task only), ``inverse`` computes no log-determinants and
     returns a zero log-det.  For decoding an image, which discards it: the coupling layers'
     per-pixel log maps and their sums are ~1 % of an enhancement (issue 18)."""
-    token = _logdet_wanted.set(False)
-    try:
+    with scoped(_logdet_wanted, False):
         yield
-    finally:
-        _logdet_wanted.reset(token)
 
 
 def logdet_wanted() -> bool:

@@ -31,6 +31,8 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
+from uptflow.scoped import scoped
+
 BACKENDS = ("conv", "gemm")
 #: :func:`pointwise_pair` adds a concatenation's narrow part by an in-place GEMM up to this many channels.
 PAIR_GEMM_CHANNELS = 16
@@ -101,11 +103,8 @@ def use_backend(name: str) -> Iterator[None]:
     keeps its Conv nodes; a test fixes the arithmetic)."""
     if name not in BACKENDS:
         raise ValueError(f"pointwise backend must be one of {BACKENDS}, got {name!r}")
-    token = _override.set(name)
-    try:
+    with scoped(_override, name):
         yield
-    finally:
-        _override.reset(token)
 
 
 def backend() -> str:

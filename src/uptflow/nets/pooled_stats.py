@@ -31,6 +31,8 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
+from uptflow.scoped import scoped
+
 __all__ = ["PooledStats", "active", "use", "pooled_mean", "pooled_mean_rows", "pooled_max", "Key"]
 
 Key = tuple[int, str, int, str]  # (module id, statistic name, call number in the pass, "sum" | "max")
@@ -150,11 +152,8 @@ def active() -> PooledStats | None:
 def use(stats: PooledStats | None) -> Iterator[PooledStats | None]:
     """Make ``stats`` active inside the block, for this thread / context only (``None``:
     layers pool their own input)."""
-    token = _active.set(stats)
-    try:
+    with scoped(_active, stats):
         yield stats
-    finally:
-        _active.reset(token)
 
 
 def pooled_mean(module: nn.Module, name: str, x: torch.Tensor) -> torch.Tensor:

@@ -22,6 +22,8 @@ from typing import Iterator
 
 import torch
 
+from uptflow.scoped import scoped
+
 #: User-facing names -> dtypes.
 PRECISIONS: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16,
                                       "float16": torch.float16}
@@ -39,11 +41,8 @@ def check_precision(name: object) -> str:
 @contextmanager
 def encoder_precision(name: str) -> Iterator[None]:
     """Run the encoder in ``name`` (see :data:`PRECISIONS`) inside the block, this context only."""
-    token = _encoder_dtype.set(PRECISIONS[check_precision(name)])
-    try:
+    with scoped(_encoder_dtype, PRECISIONS[check_precision(name)]):
         yield
-    finally:
-        _encoder_dtype.reset(token)
 
 
 def encoder_dtype() -> torch.dtype:

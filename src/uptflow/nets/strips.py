@@ -16,6 +16,8 @@ from typing import Callable, Iterable, Iterator
 
 import torch
 
+from uptflow.scoped import scoped
+
 #: Pixels per strip by default (rows = this // width, at least ``_MIN_ROWS``).
 DEFAULT_STRIP_PIXELS = 1 << 12
 _MIN_ROWS = 16
@@ -36,11 +38,8 @@ def strip_size(pixels: int | None) -> Iterator[None]:
     (``None`` = whole map at once, the reference)."""
     if pixels is not None and int(pixels) < 1:
         raise ValueError(f"strip size must be a positive number of pixels or None, got {pixels}")
-    token = _strip_pixels.set(None if pixels is None else int(pixels))
-    try:
+    with scoped(_strip_pixels, None if pixels is None else int(pixels)):
         yield
-    finally:
-        _strip_pixels.reset(token)
 
 
 def strip_bounds(h: int, w: int, radius: int) -> list[tuple[int, int, int, int]] | None:
