@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from uptflow.derived import cached
 from uptflow.flows.base import FlowTransform, logdet_wanted, zero_logdet
 
 
@@ -21,29 +22,20 @@ class InvertibleConv1x1(FlowTransform):
         super().__init__()
         w = torch.linalg.qr(torch.randn(channels, channels))[0]
         self.weight = nn.Parameter(w)
-        self._inverse_cache: tuple[tuple, torch.Tensor] | None = None
 
     def _logabsdet(self) -> torch.Tensor:
         w = self.weight
         if torch.is_grad_enabled() and w.requires_grad:
             return torch.linalg.slogdet(w.double())[1].to(w.dtype)
         # Inference: one LU per weight version, like the inverse below.
-        key = (w._version, w.data_ptr(), w.dtype, w.device)
-        cache = getattr(self, "_logdet_cache", None)
-        if cache is None or cache[0] != key:
-            cache = (key, torch.linalg.slogdet(w.detach().double())[1].to(w.dtype))
-            self._logdet_cache = cache
-        return cache[1]
+        return cached(self, "_logdet_cache", w, lambda v: torch.linalg.slogdet(v.double())[1].to(v.dtype))
 
     def inverse_weight(self) -> torch.Tensor:
         """W^-1 computed in float64, cast to the weight's dtype; (C, C)."""
         w = self.weight
         if torch.is_grad_enabled() and w.requires_grad:
             return torch.linalg.inv(w.double()).to(w.dtype)
-        key = (w._version, w.data_ptr(), w.dtype, w.device)
-        if self._inverse_cache is None or self._inverse_cache[0] != key:
-            self._inverse_cache = (key, torch.linalg.inv(w.detach().double()).to(w.dtype))
-        return self._inverse_cache[1]
+        return cached(self, "_inverse_cache", w, lambda v: torch.linalg.inv(v.double()).to(v.dtype))
 
     def forward(self, x, context=None):
         c = self.weight.shape[0]

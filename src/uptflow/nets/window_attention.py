@@ -13,19 +13,13 @@ from typing import Callable
 import torch
 from torch import nn
 
+from uptflow.derived import cached
 from uptflow.nets.activations import gelu_owned
 from uptflow.nets.pointwise import linear_tokens, pointwise
 from uptflow.nets.pooled_stats import pooled_mean, pooled_mean_rows
 from uptflow.nets.strips import strip_bounds, strip_map, strip_pixels
 from uptflow.nets.windows import (add_to, padded, relative_position_index, shift_mask, take_rows,
                                   window_partition, window_reverse, wrapped_rows)
-
-
-def _tracing() -> bool:
-    """True while ``torch.export`` / ``torch.compile`` or a TorchScript trace runs the model:
-    its tensors are then symbolic, and no cache may keep one (or be read into the graph)."""
-    is_compiling = getattr(torch.compiler, "is_compiling", None)  # torch >= 2.3
-    return bool(is_compiling is not None and is_compiling()) or torch.jit.is_tracing()
 
 
 class WindowProjection(nn.Module):
@@ -67,17 +61,14 @@ class UPWindowAttention(nn.Module):
         Without autograd the gathered bias is kept (dense) until the table changes: every band
         of every enhancement adds the same one (a gather and a strided add per band before)."""
         n = self.window * self.window
+
+        def gather(table: torch.Tensor) -> torch.Tensor:
+            return table[self.relative_position_index.view(-1)].view(n, n, -1).permute(2, 0, 1)
+
         table = self.relative_position_bias_table
-        if torch.is_grad_enabled() or _tracing():
-            bias = table[self.relative_position_index.view(-1)]
-            return bias.view(n, n, -1).permute(2, 0, 1)
-        key = (table._version, table.data_ptr(), table.dtype, table.device)
-        cache = getattr(self, "_bias_cache", None)
-        if cache is None or cache[0] != key:
-            bias = table.detach()[self.relative_position_index.view(-1)]
-            cache = (key, bias.view(n, n, -1).permute(2, 0, 1).contiguous())
-            self._bias_cache = cache  # one tuple assignment: safe with several threads
-        return cache[1]
+        if torch.is_grad_enabled():
+            return gather(table)
+        return cached(self, "_bias_cache", table, lambda t: gather(t).contiguous())
 
     def forward(self, x_win: torch.Tensor, m_win: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         bn, ws, _, c = x_win.shape
