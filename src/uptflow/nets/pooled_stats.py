@@ -26,7 +26,7 @@ import math
 from collections import Counter
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -159,15 +159,9 @@ def use(stats: PooledStats | None) -> Iterator[PooledStats | None]:
 def pooled_mean(module: nn.Module, name: str, x: torch.Tensor) -> torch.Tensor:
     """Global average pool ``(B, C, H, W) -> (B, C)``, recorded / replayed when a
     :class:`PooledStats` is active."""
-    st = _active.get()
-    if st is None:
-        return x.mean(dim=(2, 3))
-    key = st.site(module, name)
-    if st.record:
-        r0, r1, c0, c1 = st.core_box(x.shape[-2], x.shape[-1]) or (0, x.shape[-2], 0, x.shape[-1])
-        st.add_sum(key, x[:, :, r0:r1, c0:c1].sum(dim=(2, 3)), (r1 - r0) * (c1 - c0))  # no float64 copy of x
-    r = st.replayed(key, x)
-    return x.mean(dim=(2, 3)) if r is None else r
+    return _pooled_mean(module, name, x.shape[-2], x.shape[-1],
+                        lambda r0, r1, c0, c1: x[:, :, r0:r1, c0:c1].sum(dim=(2, 3)),  # no float64 copy of x
+                        lambda: x.mean(dim=(2, 3)), x)
 
 
 def pooled_mean_rows(module: nn.Module, name: str, rows: Sequence[tuple[int, int, torch.Tensor]],
@@ -189,15 +183,24 @@ def pooled_mean_rows(module: nn.Module, name: str, rows: Sequence[tuple[int, int
         assert total is not None, "the strips do not cover the box"
         return total
 
+    return _pooled_mean(module, name, h, w, box_sum, lambda: box_sum(0, h, 0, w) / (h * w), rows[0][2])
+
+
+def _pooled_mean(module: nn.Module, name: str, h: int, w: int,
+                 box_sum: Callable[[int, int, int, int], torch.Tensor],
+                 mean: Callable[[], torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    """The record / replay sequence of a global average pool of an (h, w) map: ``box_sum(r0, r1,
+    c0, c1)`` sums its rows r0:r1 and columns c0:c1 over pixels (B, C), ``mean()`` is the pool of
+    the whole map; ``like`` gives a replayed statistic its dtype and device."""
     st = _active.get()
     if st is None:
-        return box_sum(0, h, 0, w) / (h * w)
+        return mean()
     key = st.site(module, name)
     if st.record:
         r0, r1, c0, c1 = st.core_box(h, w) or (0, h, 0, w)
         st.add_sum(key, box_sum(r0, r1, c0, c1), (r1 - r0) * (c1 - c0))
-    r = st.replayed(key, rows[0][2])
-    return box_sum(0, h, 0, w) / (h * w) if r is None else r
+    r = st.replayed(key, like)
+    return mean() if r is None else r
 
 
 def pooled_max(module: nn.Module, name: str, x: torch.Tensor) -> torch.Tensor:
