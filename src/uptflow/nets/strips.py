@@ -101,7 +101,14 @@ def _over_strips(fn: Callable[[torch.Tensor, int, int], torch.Tensor], x: torch.
     if bounds is None:
         y = fn(x, 0, x.shape[-2])
         return x.add_(y) if add else y
-    return write_strips(((r0, r1, fn(x[:, :, a0:a1], r0 - a0, r1 - a0)) for r0, r1, a0, a1 in bounds), x, add=add)
+    return write_strips(strip_results(fn, x, bounds), x, add=add)
+
+
+def strip_results(fn: Callable[[torch.Tensor, int, int], torch.Tensor], x: torch.Tensor,
+                  bounds: list[tuple[int, int, int, int]]) -> Iterator[tuple[int, int, torch.Tensor]]:
+    """``(r0, r1, y)`` for each strip of ``bounds`` (:func:`strip_bounds`): ``y`` is ``fn`` (the
+    contract of :func:`strip_map`) on the strip with its halo rows, computed when asked for."""
+    return ((r0, r1, fn(x[:, :, a0:a1], r0 - a0, r1 - a0)) for r0, r1, a0, a1 in bounds)
 
 
 def write_strips(strips: Iterable[tuple[int, int, torch.Tensor]], x: torch.Tensor, add: bool = False) -> torch.Tensor:

@@ -17,7 +17,7 @@ from uptflow.derived import cached
 from uptflow.nets.activations import gelu_owned
 from uptflow.nets.pointwise import linear_tokens, pointwise
 from uptflow.nets.pooled_stats import pooled_mean, pooled_mean_rows
-from uptflow.nets.strips import strip_bounds, strip_map, strip_pixels
+from uptflow.nets.strips import strip_bounds, strip_map, strip_pixels, strip_results
 from uptflow.nets.windows import (add_to, padded, relative_position_index, shift_mask, take_rows,
                                   window_partition, window_reverse, wrapped_rows)
 
@@ -165,8 +165,7 @@ class LocallyEnhancedFeedForward(nn.Module):
             return x.addcmul_(out, self.eca.gate(out))
         # every strip first (they read x's halo rows), then each added with the scale: no
         # full-size output map to copy the strips into (fresh pages at large sizes; issue 18)
-        local = self._normed(norm)
-        rows = [(r0, r1, local(x[:, :, a0:a1], r0 - a0, r1 - a0)) for r0, r1, a0, a1 in bounds]
+        rows = list(strip_results(self._normed(norm), x, bounds))
         gate = self.eca.gate_of_rows(rows, h, w)
         for r0, r1, y in rows:
             x[:, :, r0:r1].addcmul_(y, gate)
