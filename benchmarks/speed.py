@@ -75,6 +75,19 @@ def _current_rss_bytes() -> int:
     return 0
 
 
+def _extra_flop_formulas() -> dict:
+    """FLOP formulas for ops ``FlopCounterMode`` does not know: oneDNN's convolution, which
+    ``uptflow.nets.pointwise`` calls directly for 1x1 kernels (its ``onednn`` backend)."""
+    import torch
+    from torch.utils.flop_counter import conv_flop_count
+
+    def mkldnn_convolution(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:
+        return conv_flop_count(x_shape, w_shape, out_shape)
+
+    op = getattr(torch.ops.aten, "mkldnn_convolution", None)
+    return {} if op is None else {op: mkldnn_convolution}
+
+
 def worker(args: argparse.Namespace) -> dict:
     """Run one configuration in this (fresh) process and return its measurements."""
     import torch
@@ -126,7 +139,7 @@ def worker(args: argparse.Namespace) -> dict:
         cpus.append(time.process_time() - c0)
     peak = (torch.cuda.max_memory_allocated() if device.type == "cuda" else peak_rss_bytes())  # VmHWM, not the parent's
     # FLOPs last: FlopCounterMode's dispatch wrapper holds extra memory, which is not enhance's.
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=_extra_flop_formulas())
     with counter:
         run()
     sync()

@@ -1,5 +1,5 @@
-"""1x1 convolutions of strip-wise inference: both backends compute the convolution, and the
-measured choice picks the faster one, once per thread count, under concurrency."""
+"""1x1 convolutions of inference: every backend computes the convolution, and the measured
+choice picks the faster one, once per thread count, under concurrency."""
 
 from __future__ import annotations
 
@@ -22,23 +22,69 @@ def fresh_choice(monkeypatch):
     monkeypatch.setattr(pointwise, "_chosen", {})
 
 
-@pytest.mark.parametrize("layout", ["channels_last", "contiguous"])
-@pytest.mark.parametrize("mode", ["conv", "gemm"])
+@pytest.mark.parametrize("layout", ["channels_last", "contiguous", "row_slice"])
+@pytest.mark.parametrize("mode", ["conv", "gemm", "onednn"])
 @pytest.mark.parametrize("with_bias", [False, True])
-def test_both_backends_equal_the_convolution(monkeypatch, layout, mode, with_bias):
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_every_backend_equals_the_convolution(monkeypatch, layout, mode, with_bias, dtype):
+    """float64 takes ``F.conv2d`` (oneDNN has no float64 kernel) or the GEMM; float32 reaches
+    oneDNN directly with ``onednn``, on dense maps and on a batch's row strip alike."""
+    if mode == "onednn" and not pointwise.onednn_available():
+        pytest.skip("this PyTorch has no oneDNN")
     monkeypatch.setenv("UPTFLOW_POINTWISE", mode)
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(2, 6, 5, 7, generator=gen, dtype=torch.float64)
-    if layout == "channels_last":
+    x = torch.randn(2, 6, 9, 7, generator=gen, dtype=dtype)
+    if layout != "contiguous":
         x = x.contiguous(memory_format=torch.channels_last)
-    weight = torch.randn(4, 6, 1, 1, generator=gen, dtype=torch.float64)
-    bias = torch.randn(4, generator=gen, dtype=torch.float64) if with_bias else None
+    if layout == "row_slice":
+        x = x[:, :, 2:7]  # a strip of a batch of two: neither layout is dense
+    weight = torch.randn(8, 6, 1, 1, generator=gen, dtype=dtype)[::2]  # a strided weight too
+    bias = torch.randn(4, generator=gen, dtype=dtype) if with_bias else None
+    used = []
+    monkeypatch.setattr(pointwise, "_onednn", lambda *a: used.append(1) or torch.ops.aten.mkldnn_convolution(
+        *a, [0, 0], [1, 1], [1, 1], 1))
     with torch.no_grad():
         out = pointwise.pointwise(x, weight, bias)
-    assert out.shape == (2, 4, 5, 7)
-    assert torch.allclose(out, F.conv2d(x, weight, bias), atol=1e-12, rtol=0)
+    assert out.shape == (2, 4, x.shape[2], 7)
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    assert torch.allclose(out, F.conv2d(x, weight, bias), atol=tol, rtol=0)
     # the layout is kept: a channels-last map stays channels-last for the next op
-    assert pointwise.is_channels_last(out) == (layout == "channels_last")
+    assert pointwise.is_channels_last(out) == (layout != "contiguous")
+    assert bool(used) == (mode == "onednn" and dtype == torch.float32)
+
+
+def test_onednn_on_one_thread_gives_the_convolution(monkeypatch):
+    """On one thread ``F.conv2d`` runs a small batch's 1x1 kernel on PyTorch's native path, so
+    there the ``onednn`` backend is a different kernel: it must give the same values."""
+    if not pointwise.onednn_available():
+        pytest.skip("this PyTorch has no oneDNN")
+    monkeypatch.setenv("UPTFLOW_POINTWISE", "onednn")
+    threads = torch.get_num_threads()
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(1, 48, 16, 64, generator=gen).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(96, 48, 1, 1, generator=gen)
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            out = pointwise.pointwise(x, weight)
+            ref = F.conv2d(x, weight)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.allclose(out, ref, atol=1e-4, rtol=1e-5)
+
+
+def test_autocast_and_tracing_keep_the_functional_convolution(monkeypatch):
+    """oneDNN's op does not take part in autocast and would be a private node in a traced graph,
+    so under either ``F.conv2d`` runs."""
+    monkeypatch.setenv("UPTFLOW_POINTWISE", "onednn")
+    monkeypatch.setattr(pointwise, "_onednn", lambda *a: pytest.fail("oneDNN op called"))
+    x = torch.randn(1, 4, 3, 3)
+    w = torch.randn(2, 4, 1, 1)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert pointwise.pointwise(x, w).dtype == torch.bfloat16
+    monkeypatch.setattr(pointwise, "tracing", lambda: True)
+    with torch.no_grad():
+        assert torch.allclose(pointwise.pointwise(x, w), F.conv2d(x, w))
 
 
 def test_gemm_is_taken_only_when_clearly_faster():
@@ -46,11 +92,15 @@ def test_gemm_is_taken_only_when_clearly_faster():
     assert pointwise.choose({"conv": 1.0, "gemm": pointwise.GEMM_MARGIN}) == "gemm"
     assert pointwise.choose({"conv": 1.0, "gemm": 0.9}) == "conv"  # close: keep oneDNN
     assert pointwise.choose({"conv": 0.5, "gemm": 1.0}) == "conv"
+    # where oneDNN's op was measured it is the convolution compared with (F.conv2d's time on one
+    # thread is its native path's, not oneDNN's)
+    assert pointwise.choose({"conv": 3.0, "gemm": 1.0, "onednn": 0.5}) == "onednn"
+    assert pointwise.choose({"conv": 0.5, "gemm": 1.0, "onednn": 2.0}) == "gemm"
 
 
-def test_measure_times_both_backends():
+def test_measure_times_every_backend():
     times = pointwise.measure(repeats=1)
-    assert set(times) == {"conv", "gemm"}
+    assert set(times) == {"conv", "gemm"} | ({"onednn"} if pointwise.onednn_available() else set())
     assert all(t > 0 for t in times.values())
 
 
@@ -85,7 +135,7 @@ def test_forced_backend_skips_the_measurement(monkeypatch, fresh_choice):
     monkeypatch.setenv("UPTFLOW_POINTWISE", "GEMM")
     assert pointwise.backend() == "gemm"
     monkeypatch.setenv("UPTFLOW_POINTWISE", "bogus")
-    with pytest.raises(ValueError, match="UPTFLOW_POINTWISE must be auto, conv or gemm"):
+    with pytest.raises(ValueError, match="UPTFLOW_POINTWISE must be auto, conv, gemm or onednn"):
         pointwise.backend()
 
 
@@ -121,6 +171,13 @@ def test_enhancement_is_the_same_with_either_backend(monkeypatch):
             outs[mode] = model.enhance(low)
     assert (outs["conv"] - outs["gemm"]).abs().max().item() <= 1e-10
     assert outs["conv"].abs().sum() > 0
+    if pointwise.onednn_available():  # float32: oneDNN's op against the functional convolution
+        model, low = model.float(), low.float()
+        for mode in ("conv", "onednn"):
+            monkeypatch.setenv("UPTFLOW_POINTWISE", mode)
+            with strip_size(200):
+                outs[mode] = model.enhance(low)
+        assert (outs["conv"] - outs["onednn"]).abs().max().item() <= 1e-5
 
 
 def test_use_backend_overrides_the_process_choice_in_its_context_only(monkeypatch, fresh_choice):

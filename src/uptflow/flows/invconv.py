@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from uptflow.derived import cached
 from uptflow.flows.base import FlowTransform, logdet_wanted, zero_logdet
+from uptflow.nets.pointwise import pointwise
 
 
 class InvertibleConv1x1(FlowTransform):
@@ -40,11 +40,11 @@ class InvertibleConv1x1(FlowTransform):
     def forward(self, x, context=None):
         c = self.weight.shape[0]
         logdet = (self._logabsdet() * (x.shape[2] * x.shape[3])).expand(x.shape[0])
-        return F.conv2d(x, self.weight.view(c, c, 1, 1)), logdet
+        return pointwise(x, self.weight.view(c, c, 1, 1)), logdet
 
     def inverse(self, y, context=None):
         c = self.weight.shape[0]
-        x = F.conv2d(y, self.inverse_weight().view(c, c, 1, 1))
+        x = pointwise(y, self.inverse_weight().view(c, c, 1, 1))
         if not logdet_wanted():
             return x, zero_logdet(y)
         return x, (-self._logabsdet() * (y.shape[2] * y.shape[3])).expand(y.shape[0])

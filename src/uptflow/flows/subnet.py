@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from uptflow.flows.actnorm import ActNorm
-from uptflow.nets.pointwise import pointwise_pair
+from uptflow.nets.pointwise import pointwise, pointwise_pair
 from uptflow.nets.pooled_stats import pooled_max, pooled_mean
 
 
@@ -27,6 +27,8 @@ class Conv2dActNorm(nn.Conv2d):
         if torch.is_grad_enabled() or self.training:
             return self.actnorm(super().forward(x))[0]
         weight, bias = self._folded()
+        if self.kernel_size == (1, 1):
+            return pointwise(x, weight, bias)  # oneDNN's kernel at any thread count (nets.pointwise)
         return F.conv2d(x, weight, bias, padding=self.padding)
 
     def _folded(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,7 +70,7 @@ class Conv2dZeros(nn.Conv2d):
         if torch.is_grad_enabled():
             return super().forward(x) * scale
         scale = scale.view(-1)  # inference: the scale folded into the weights, as in Conv2dActNorm
-        return F.conv2d(x, self.weight * scale.view(-1, 1, 1, 1), self.bias * scale)
+        return pointwise(x, self.weight * scale.view(-1, 1, 1, 1), self.bias * scale)
 
 
 class ChannelGate(nn.Module):

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from uptflow.config import UPTFlowConfig
-from uptflow.nets.pointwise import pointwise_pair
+from uptflow.nets.pointwise import pointwise, pointwise_pair
 from uptflow.nets.restormer import RestormerStage
 from uptflow.nets.sampling import Downsample, Upsample, UpsampledRows
 from uptflow.nets.strips import strip_pixels
@@ -92,7 +92,7 @@ class MSFormer(nn.Module):
         del e3, m3
         lat = self.r4(l4) + self.u4(l4, m4)
         del l4
-        fea_up0 = self.reduce0(lat)
+        fea_up0 = pointwise(lat, self.reduce0.weight)
 
         d3 = _reduce(self.reduce3, self.up43(lat), r3)
         del lat, r3

@@ -1,4 +1,4 @@
-"""1x1 convolutions of strip-wise inference: oneDNN convolution or one GEMM, chosen by measurement.
+"""1x1 convolutions of inference: oneDNN convolution or one GEMM, chosen by measurement.
 
 A 1x1 convolution of a channels-last (B, C, H, W) map is one (B*H*W, C) @ (C, C') product over
 memory that is already laid out as that matrix.  ``F.conv2d`` computes it through oneDNN, which
@@ -13,9 +13,17 @@ size inference uses.
 The choice only changes float summation order (both compute the same product), never the
 result beyond rounding; the GEMM is taken only when it is clearly faster (by
 :data:`GEMM_MARGIN`), so a machine where the two are close keeps one stable answer from run to
-run.  ``UPTFLOW_POINTWISE=conv|gemm`` forces either (``auto``, the default, measures).  With
-autograd on (training), on GPUs and for maps that are not channels-last it is always
-``F.conv2d``.
+run.  ``UPTFLOW_POINTWISE=conv|gemm|onednn`` forces one (``auto``, the default, measures).  With
+autograd on (training), on GPUs, while a graph is traced and for maps that are not
+channels-last it is never the GEMM.
+
+The convolution itself is called as oneDNN's (``aten.mkldnn_convolution``, backend ``onednn``)
+where PyTorch has oneDNN, float32 maps: ``F.conv2d`` sends a 1x1 kernel of a batch under 16 to
+its native im2col + BLAS path when it runs on *one* thread ("THNN is faster when
+single-threaded", PyTorch's ``use_mkldnn`` heuristic).  On the AMD EPYC of issue 18 that path
+ran the 1x1 convolutions of a one-thread 256x256 paper-lol enhancement at ~100 GFLOP/s, ~2.4 of
+its 3.8 s; called as oneDNN's the enhancement takes 2.5 s (2026-11-30).  With two or more threads
+both calls reach the same oneDNN kernel (bit-identical results).
 """
 
 from __future__ import annotations
@@ -31,9 +39,10 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
+from uptflow.derived import tracing
 from uptflow.scoped import scoped
 
-BACKENDS = ("conv", "gemm")
+BACKENDS = ("conv", "gemm", "onednn")
 #: :func:`pointwise_pair` adds a concatenation's narrow part by an in-place GEMM up to this many channels.
 PAIR_GEMM_CHANNELS = 16
 #: The GEMM must take at most this fraction of the convolution's time to be chosen.
@@ -62,13 +71,24 @@ def forced_backend() -> str | None:
     if value in ("", "auto"):
         return None
     if value not in BACKENDS:
-        raise ValueError(f"UPTFLOW_POINTWISE must be auto, conv or gemm, got {value!r}")
+        raise ValueError(f"UPTFLOW_POINTWISE must be auto, conv, gemm or onednn, got {value!r}")
     return value
 
 
 def _gemm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     y = F.linear(x.permute(0, 2, 3, 1), weight.reshape(weight.shape[0], weight.shape[1]), bias)
     return y.permute(0, 3, 1, 2)
+
+
+def onednn_available() -> bool:
+    """Whether this PyTorch has oneDNN (``aten.mkldnn_convolution``) for CPU convolutions."""
+    return torch.backends.mkldnn.is_available()
+
+
+def _onednn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``F.conv2d(x, weight, bias)`` for a 1x1 ``weight``, always through oneDNN (any layout;
+    the output keeps ``x``'s)."""
+    return torch.ops.aten.mkldnn_convolution(x, weight, bias, [0, 0], [1, 1], [1, 1], 1)
 
 
 def _median_seconds(fn, repeats: int) -> float:
@@ -82,19 +102,25 @@ def _median_seconds(fn, repeats: int) -> float:
 
 
 def measure(repeats: int = 7) -> dict[str, float]:
-    """Median seconds per call of each backend on the probe strip (CPU, float32, no autograd)."""
+    """Median seconds per call of each backend on the probe strip (CPU, float32, no autograd):
+    ``conv`` and ``gemm``, and ``onednn`` where :func:`onednn_available`."""
     cin, cout, h, w = _PROBE
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(1, cin, h, w, generator=gen).contiguous(memory_format=torch.channels_last)
     weight = torch.randn(cout, cin, 1, 1, generator=gen)
     with torch.no_grad(), torch.autocast("cpu", enabled=False):  # float32, whatever the caller's context
-        return {"conv": _median_seconds(lambda: F.conv2d(x, weight), repeats),
-                "gemm": _median_seconds(lambda: _gemm(x, weight, None), repeats)}
+        times = {"conv": _median_seconds(lambda: F.conv2d(x, weight), repeats),
+                 "gemm": _median_seconds(lambda: _gemm(x, weight, None), repeats)}
+        if onednn_available():
+            times["onednn"] = _median_seconds(lambda: _onednn(x, weight, None), repeats)
+        return times
 
 
 def choose(times: dict[str, float]) -> str:
-    """The backend for measured ``times``: the GEMM only if clearly faster (:data:`GEMM_MARGIN`)."""
-    return "gemm" if times["gemm"] <= GEMM_MARGIN * times["conv"] else "conv"
+    """The backend for measured ``times``: the GEMM only if clearly faster (:data:`GEMM_MARGIN`)
+    than the convolution, which is called as oneDNN's where that was measured (``onednn``)."""
+    conv = "onednn" if "onednn" in times else "conv"
+    return "gemm" if times["gemm"] <= GEMM_MARGIN * times[conv] else conv
 
 
 @contextmanager
@@ -126,13 +152,18 @@ def backend() -> str:
 def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """``F.conv2d(x, weight, bias)`` for a 1x1 ``weight`` (C', C, 1, 1) and ``x`` (B, C, H, W).
 
-    Returns (B, C', H, W) in ``x``'s layout.  A channels-last CPU map without autograd uses
-    :func:`backend`'s choice.
+    Returns (B, C', H, W) in ``x``'s layout.  A CPU map without autograd uses :func:`backend`'s
+    choice: the GEMM for a channels-last map, oneDNN's convolution for a float32 one outside
+    autocast and graph tracing, else ``F.conv2d``.
     """
-    if (torch.is_grad_enabled() or x.device.type != "cpu" or not is_channels_last(x)
-            or backend() == "conv"):
+    if torch.is_grad_enabled() or x.device.type != "cpu":
         return F.conv2d(x, weight, bias)
-    return _gemm(x, weight, bias)
+    name = backend()
+    if name == "gemm" and is_channels_last(x):
+        return _gemm(x, weight, bias)
+    if name == "onednn" and x.dtype == torch.float32 and not _autocasting("cpu") and not tracing():
+        return _onednn(x, weight, bias)
+    return F.conv2d(x, weight, bias)
 
 
 def pointwise_pair(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor,
@@ -164,7 +195,7 @@ def pointwise_pair(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor,
         rows = y.permute(0, 2, 3, 1).view(-1, y.shape[1])  # the output as it lies in memory
         rows.addmm_(n.permute(0, 2, 3, 1).reshape(-1, n.shape[1]), w_narrow[:, :, 0, 0].t())
         return y
-    return y.add_(F.conv2d(narrow, w_narrow))
+    return y.add_(pointwise(narrow, w_narrow))
 
 
 def _autocasting(device_type: str) -> bool:

@@ -80,7 +80,7 @@ class ChannelAttention(nn.Module):
         k = F.normalize(k.reshape(shape), dim=-1)
         attn = (q @ k.transpose(-2, -1)) * self.temperature
         out = attn.softmax(dim=-1) @ v.reshape(shape)
-        return self.project_out(out.reshape(b, c, h, w))
+        return pointwise(out.reshape(b, c, h, w), self.project_out.weight)
 
     def _two_pass(self, x: torch.Tensor, bounds: list[tuple[int, int, int, int]],
                   norm: nn.Module | None, add_to_input: bool = False) -> torch.Tensor:
