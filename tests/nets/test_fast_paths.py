@@ -11,6 +11,7 @@ from uptflow.nets.msformer import _down_repeated, _up_repeated
 from uptflow.nets.restormer import ChannelLayerNorm
 from uptflow.nets.sampling import Downsample, Upsample, UpsampledRows
 from uptflow.nets.strips import strip_add_, strip_map, strip_size
+from uptflow.nets.windows import wrapped_rows
 
 TOL = 1e-10
 
@@ -112,6 +113,29 @@ def test_folded_upsample_equals_repeated_input():
         assert (lazy.full() - ref).abs().max().item() <= TOL
         for r0, r1 in [(0, 1), (0, 5), (3, 8), (7, 18), (17, 18), (5, 6)]:
             assert (lazy.rows(r0, r1) - ref[:, :, r0:r1]).abs().max().item() <= TOL
+
+
+@pytest.mark.parametrize("shift", [0, 2])
+def test_upsampled_rows_computes_each_band_row_once(monkeypatch, shift):
+    """The window bands' reads (equal bands from ``shift``, the last wrapping round to the top
+    rows) are served from chunks that never recompute a row: chunks span whole bands, and the
+    wrapped read gets only its own rows (issue 18)."""
+    torch.manual_seed(4)
+    src = torch.rand(1, 3, 64, 8, dtype=torch.float64)
+    weight = torch.rand(8, 3, 3, 3, dtype=torch.float64)
+    ref = UpsampledRows(src, weight).full()
+    computed = []
+    compute = UpsampledRows._compute
+    monkeypatch.setattr(UpsampledRows, "_compute", lambda self, a, b: computed.append((a, b)) or compute(self, a, b))
+    lazy, h, ws, band = UpsampledRows(src, weight), 128, 5, 3  # bands of 3 window rows
+    hp = 130  # padded to whole windows; the padding rows are zeros, never read
+    for i0 in range(0, hp // ws, band):  # as UPWindowBlock._attend reads them
+        i1 = min(i0 + band, hp // ws)
+        for a, e in wrapped_rows((i0 * ws + shift) % hp, (i1 - i0) * ws, hp):
+            if a < h:
+                assert (lazy.rows(a, min(e, h)) - ref[:, :, a:min(e, h)]).abs().max().item() <= TOL
+    assert sum(b - a for a, b in computed) == h
+    assert computed[0] == (shift, shift + 75)  # five whole bands, at least CHUNK_ROWS
 
 
 def test_folded_downsample_of_the_broadcast_up_map_equals_the_expanded_input():

@@ -48,7 +48,7 @@ class UpsampledRows:
     """
 
     #: Output rows computed at once and kept for the next reads (the window bands read
-    #: consecutive rows); amortises the conv's halo rows over a 64-row chunk.
+    #: consecutive rows); amortises the conv's halo rows over a chunk of at least 64 rows.
     CHUNK_ROWS = 64
 
     def __init__(self, src: torch.Tensor, weight: torch.Tensor) -> None:
@@ -58,9 +58,16 @@ class UpsampledRows:
         self._chunk: tuple[int, int, torch.Tensor] | None = None
 
     def rows(self, r0: int, r1: int) -> torch.Tensor:
-        """Output rows ``r0:r1`` as a (B, Cout, r1 - r0, 2w) tensor."""
+        """Output rows ``r0:r1`` as a (B, Cout, r1 - r0, 2w) tensor.
+
+        A new chunk spans a whole number of reads of this read's height (at least
+        :data:`CHUNK_ROWS` rows), so reads of equal bands that follow fall inside it instead of
+        straddling its end and recomputing the overlap; a read *above* the kept chunk (the
+        shifted windows' band wrapping round to the top rows) gets just its rows."""
         if self._chunk is None or not (self._chunk[0] <= r0 and r1 <= self._chunk[1]):
-            c1 = min(max(r1, r0 + self.CHUNK_ROWS), self.shape[-2])
+            n = r1 - r0
+            wraps = self._chunk is not None and r1 <= self._chunk[0]
+            c1 = r1 if wraps else min(r0 + -(-max(n, self.CHUNK_ROWS) // n) * n, self.shape[-2])
             self._chunk = (r0, c1, self._compute(r0, c1))
         c0, _, chunk = self._chunk
         return chunk[:, :, r0 - c0: r1 - c0]
