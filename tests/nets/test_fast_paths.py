@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from uptflow.config import presets
 from uptflow.model import UPTFlow
 from uptflow.nets.msformer import _down_repeated, _up_repeated
 from uptflow.nets.restormer import ChannelLayerNorm
 from uptflow.nets.sampling import Downsample, Upsample, UpsampledRows
-from uptflow.nets.strips import strip_add_, strip_map, strip_size
+from uptflow.nets.strips import conv3x3_rows, strip_add_, strip_map, strip_size
 from uptflow.nets.windows import wrapped_rows
 
 TOL = 1e-10
@@ -91,6 +92,21 @@ def test_strip_add_equals_adding_the_whole_map(rows):
         y = x.clone()
         out = strip_add_(lambda s, lo, hi: conv(s)[:, :, lo:hi], y, radius=1)
     assert out is y
+    assert (out - ref).abs().max().item() <= TOL
+
+
+@pytest.mark.parametrize("groups", [1, 6])
+@pytest.mark.parametrize("lo, hi", [(1, 7), (0, 7), (1, 8), (0, 8), (2, 5)])  # interior, top, bottom, whole, inner
+def test_conv3x3_rows_equals_the_padded_convolution_cropped(groups, lo, hi):
+    """Rows ``lo:hi`` of a 'same' 3x3 convolution of a slab, whether the slab's halo rows are
+    used as real rows (interior: no vertical padding, only the wanted rows computed) or not."""
+    torch.manual_seed(5)
+    x = torch.randn(2, 6, 8, 5, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(6, 6 // groups, 3, 3, dtype=torch.float64)
+    bias = torch.randn(6, dtype=torch.float64)
+    ref = F.conv2d(x, weight, bias, padding=1, groups=groups)[:, :, lo:hi]
+    out = conv3x3_rows(x, weight, bias, lo, hi, groups=groups)
+    assert out.shape == ref.shape
     assert (out - ref).abs().max().item() <= TOL
 
 

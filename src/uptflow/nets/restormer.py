@@ -15,7 +15,7 @@ from torch import nn
 from uptflow.nets import pooled_stats
 from uptflow.nets.activations import gated_gelu_owned
 from uptflow.nets.pointwise import is_channels_last, pointwise
-from uptflow.nets.strips import strip_add_, strip_bounds, strip_map, write_strips
+from uptflow.nets.strips import conv3x3_rows, strip_add_, strip_bounds, strip_map, write_strips
 
 
 class ChannelLayerNorm(nn.Module):
@@ -101,8 +101,7 @@ class ChannelAttention(nn.Module):
         def local(s: torch.Tensor, lo: int, hi: int, r0: int, r1: int) -> torch.Tensor:
             if norm is not None:
                 s = norm(s)
-            y = F.conv2d(pointwise(s, w_qkv[lo:hi]), w_dw[lo:hi], padding=1, groups=hi - lo)
-            return y[:, :, r0:r1]
+            return conv3x3_rows(pointwise(s, w_qkv[lo:hi]), w_dw[lo:hi], None, r0, r1, groups=hi - lo)
 
         st = pooled_stats.active()
         box = None if st is None or not st.record else st.core_box(h, w)
@@ -181,8 +180,8 @@ class GatedFeedForward(nn.Module):
         # are strided, and GELU and the product ran ~2x slower on them than on dense halves (issue 18).
         w_in, w_dw = self.project_in.weight, self.dwconv.weight
         n = w_dw.shape[0] // 2
-        a, b = (F.conv2d(pointwise(x, w_in[i:i + n]), w_dw[i:i + n], padding=1, groups=n)[:, :, lo:hi]
-                for i in (0, n))
+        hi = x.shape[-2] if hi is None else hi
+        a, b = (conv3x3_rows(pointwise(x, w_in[i:i + n]), w_dw[i:i + n], None, lo, hi, groups=n) for i in (0, n))
         return pointwise(gated_gelu_owned(a, b), self.project_out.weight)
 
 

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from uptflow.nets.strips import conv3x3_rows
+
 
 class Downsample(nn.Module):
     """(B, C, H, W) -> (B, 2C, H/2, W/2): conv C -> C/2, pixel-unshuffle by 2."""
@@ -76,7 +78,7 @@ class UpsampledRows:
         h = self.src.shape[-2]
         h0, h1 = r0 // 2, (r1 + 1) // 2
         a0, a1 = max(h0 - 1, 0), min(h1 + 1, h)
-        y = F.conv2d(self.src[:, :, a0:a1], self.weight, padding=1)[:, :, h0 - a0: h1 - a0]
+        y = conv3x3_rows(self.src[:, :, a0:a1], self.weight, None, h0 - a0, h1 - a0)
         return F.pixel_shuffle(y, 2)[:, :, r0 - 2 * h0: r1 - 2 * h0]
 
     def full(self) -> torch.Tensor:

@@ -17,7 +17,7 @@ from uptflow.derived import cached
 from uptflow.nets.activations import gelu_owned
 from uptflow.nets.pointwise import linear_tokens, pointwise
 from uptflow.nets.pooled_stats import pooled_mean, pooled_mean_rows
-from uptflow.nets.strips import strip_bounds, strip_map, strip_pixels, strip_results
+from uptflow.nets.strips import conv3x3_rows, strip_bounds, strip_map, strip_pixels, strip_results
 from uptflow.nets.windows import (add_to, padded, relative_position_index, shift_mask, take_rows,
                                   window_partition, window_reverse, wrapped_rows)
 
@@ -187,7 +187,9 @@ class LocallyEnhancedFeedForward(nn.Module):
     def _local(self, x: torch.Tensor, lo: int = 0, hi: int | None = None) -> torch.Tensor:
         """Rows ``lo:hi`` of the feed-forward on ``x``: the halo rows end after the depth-wise conv."""
         conv = self.dwconv[0]  # dwconv[1] is the GELU, applied in place on the fresh strip in inference
-        hidden = gelu_owned(conv(pointwise(x, self.conv1.weight, self.conv1.bias))[:, :, lo:hi])
+        hi = x.shape[-2] if hi is None else hi
+        hidden = gelu_owned(conv3x3_rows(pointwise(x, self.conv1.weight, self.conv1.bias), conv.weight, conv.bias,
+                                         lo, hi, groups=conv.groups))
         return pointwise(hidden, self.conv2.weight, self.conv2.bias)
 
 
