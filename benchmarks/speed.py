@@ -169,8 +169,9 @@ def pointwise_line(threads: int, mode: str) -> str:
     torch.set_num_threads(threads)
     times = pointwise.measure()
     chosen = pointwise.choose(times) if mode == "auto" else mode
-    return (f"1x1 convolutions (strips, {threads} threads): {chosen} ({mode}); probe 48->127 ch on a "
-            f"4096-px strip: F.conv2d {times['conv'] * 1e3:.2f} ms, GEMM {times['gemm'] * 1e3:.2f} ms")
+    onednn = f", oneDNN op {times['onednn'] * 1e3:.2f} ms" if "onednn" in times else ""
+    return (f"1x1 convolutions ({threads} threads): {chosen} ({mode}); probe 48->127 ch on a "
+            f"4096-px strip: F.conv2d {times['conv'] * 1e3:.2f} ms, GEMM {times['gemm'] * 1e3:.2f} ms{onednn}")
 
 
 def _choose_tile(args: argparse.Namespace, model, h: int, w: int) -> int | None:
