@@ -73,15 +73,17 @@ def test_onednn_on_one_thread_gives_the_convolution(monkeypatch):
     assert torch.allclose(out, ref, atol=1e-4, rtol=1e-5)
 
 
-def test_autocast_and_tracing_keep_the_functional_convolution(monkeypatch):
-    """oneDNN's op does not take part in autocast and would be a private node in a traced graph,
-    so under either ``F.conv2d`` runs."""
+def test_autocast_tracing_and_switched_off_onednn_keep_the_functional_convolution(monkeypatch):
+    """oneDNN's op does not take part in autocast, would be a private node in a traced graph and
+    must not run when the user switched oneDNN off, so then ``F.conv2d`` runs."""
     monkeypatch.setenv("UPTFLOW_POINTWISE", "onednn")
     monkeypatch.setattr(pointwise, "_onednn", lambda *a: pytest.fail("oneDNN op called"))
     x = torch.randn(1, 4, 3, 3)
     w = torch.randn(2, 4, 1, 1)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         assert pointwise.pointwise(x, w).dtype == torch.bfloat16
+    with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):  # the user's switch is honoured
+        assert torch.allclose(pointwise.pointwise(x, w), F.conv2d(x, w))
     monkeypatch.setattr(pointwise, "tracing", lambda: True)
     with torch.no_grad():
         assert torch.allclose(pointwise.pointwise(x, w), F.conv2d(x, w))

@@ -154,14 +154,16 @@ def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None =
 
     Returns (B, C', H, W) in ``x``'s layout.  A CPU map without autograd uses :func:`backend`'s
     choice: the GEMM for a channels-last map, oneDNN's convolution for a float32 one outside
-    autocast and graph tracing, else ``F.conv2d``.
+    autocast and graph tracing (and unless ``torch.backends.mkldnn`` is switched off), else
+    ``F.conv2d``.
     """
     if torch.is_grad_enabled() or x.device.type != "cpu":
         return F.conv2d(x, weight, bias)
     name = backend()
     if name == "gemm" and is_channels_last(x):
         return _gemm(x, weight, bias)
-    if name == "onednn" and x.dtype == torch.float32 and not _autocasting("cpu") and not tracing():
+    if (name == "onednn" and x.dtype == torch.float32 and torch.backends.mkldnn.enabled
+            and not _autocasting("cpu") and not tracing()):
         return _onednn(x, weight, bias)
     return F.conv2d(x, weight, bias)
 
