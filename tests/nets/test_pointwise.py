@@ -73,6 +73,44 @@ def test_onednn_on_one_thread_gives_the_convolution(monkeypatch):
     assert torch.allclose(out, ref, atol=1e-4, rtol=1e-5)
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_one_thread_training_gradients_equal_the_convolutions(monkeypatch, channels_last, with_bias):
+    """Training on one thread runs the 1x1 convolution and its input gradient on oneDNN
+    (``_OneDNN1x1``): output and all three gradients equal ``F.conv2d``'s; on two threads
+    autograd goes through ``F.conv2d`` itself."""
+    if not pointwise.onednn_available():
+        pytest.skip("this PyTorch has no oneDNN")
+    monkeypatch.setenv("UPTFLOW_POINTWISE", "onednn")
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 6, 5, 7, generator=gen)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    weight = torch.randn(4, 6, 1, 1, generator=gen, requires_grad=True)
+    bias = torch.randn(4, generator=gen, requires_grad=True) if with_bias else None
+    leaves = [x, weight] + ([bias] if with_bias else [])
+    grad_out = torch.randn(2, 4, 5, 7, generator=gen)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = pointwise.pointwise(x, weight, bias)
+        grads = torch.autograd.grad(out, leaves, grad_out)
+        ref = F.conv2d(x, weight, bias)
+        ref_grads = torch.autograd.grad(ref, leaves, grad_out)
+    finally:
+        torch.set_num_threads(threads)
+    assert type(out.grad_fn).__name__ == "_OneDNN1x1Backward"
+    assert torch.allclose(out, ref, atol=1e-5)
+    for g, r in zip(grads, ref_grads):
+        assert g.shape == r.shape and torch.allclose(g, r, atol=1e-5)
+    torch.set_num_threads(max(threads, 2))
+    try:
+        assert type(pointwise.pointwise(x, weight, bias).grad_fn).__name__ != "_OneDNN1x1Backward"
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_autocast_tracing_and_switched_off_onednn_keep_the_functional_convolution(monkeypatch):
     """oneDNN's op does not take part in autocast, would be a private node in a traced graph and
     must not run when the user switched oneDNN off, so then ``F.conv2d`` runs."""

@@ -25,7 +25,9 @@ class Conv2dActNorm(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled() or self.training:
-            return self.actnorm(super().forward(x))[0]
+            # a 1x1 through nets.pointwise: oneDNN's kernel also when training on one thread
+            y = pointwise(x, self.weight) if self.kernel_size == (1, 1) else super().forward(x)
+            return self.actnorm(y)[0]
         weight, bias = self._folded()
         if self.kernel_size == (1, 1):
             return pointwise(x, weight, bias)  # oneDNN's kernel at any thread count (nets.pointwise)
@@ -68,7 +70,7 @@ class Conv2dZeros(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scale = torch.exp(self.logs * self.logscale_factor)
         if torch.is_grad_enabled():
-            return super().forward(x) * scale
+            return pointwise(x, self.weight, self.bias) * scale
         scale = scale.view(-1)  # inference: the scale folded into the weights, as in Conv2dActNorm
         return pointwise(x, self.weight * scale.view(-1, 1, 1, 1), self.bias * scale)
 

@@ -143,7 +143,7 @@ def _reduce(conv: nn.Conv2d, up: torch.Tensor, skip: torch.Tensor) -> torch.Tens
     without building the concatenation (:func:`~uptflow.nets.pointwise.pointwise_pair`: at a
     1160-px tile the level-1 one was a fresh 246 MiB map)."""
     if torch.is_grad_enabled():
-        return conv(torch.cat([up, skip], dim=1))
+        return pointwise(torch.cat([up, skip], dim=1), conv.weight, conv.bias)
     return pointwise_pair(up, skip, conv.weight, conv.bias)
 
 

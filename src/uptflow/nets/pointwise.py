@@ -15,7 +15,7 @@ result beyond rounding; the GEMM is taken only when it is clearly faster (by
 :data:`GEMM_MARGIN`), so a machine where the two are close keeps one stable answer from run to
 run.  ``UPTFLOW_POINTWISE=conv|gemm|onednn`` forces one (``auto``, the default, measures).  With
 autograd on (training), on GPUs, while a graph is traced and for maps that are not
-channels-last it is never the GEMM.
+channels-last it is never the GEMM; training on one thread uses oneDNN too (:class:`_OneDNN1x1`).
 
 The convolution itself is called as oneDNN's (``aten.mkldnn_convolution``, backend ``onednn``)
 where PyTorch has oneDNN, float32 maps: ``F.conv2d`` sends a 1x1 kernel of a batch under 16 to
@@ -155,9 +155,15 @@ def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None =
     Returns (B, C', H, W) in ``x``'s layout.  A CPU map without autograd uses :func:`backend`'s
     choice: the GEMM for a channels-last map, oneDNN's convolution for a float32 one outside
     autocast and graph tracing (and unless ``torch.backends.mkldnn`` is switched off), else
-    ``F.conv2d``.
+    ``F.conv2d``.  With autograd it is ``F.conv2d``, except where that would take PyTorch's
+    native path on one thread: then :class:`_OneDNN1x1` (training beside other work, or one
+    rank per core).
     """
-    if torch.is_grad_enabled() or x.device.type != "cpu":
+    if x.device.type != "cpu":
+        return F.conv2d(x, weight, bias)
+    if torch.is_grad_enabled():
+        if _native_on_one_thread(x) and backend() == "onednn":
+            return _OneDNN1x1.apply(x, weight, bias)
         return F.conv2d(x, weight, bias)
     name = backend()
     if name == "gemm" and is_channels_last(x):
@@ -166,6 +172,51 @@ def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None =
             and not _autocasting("cpu") and not tracing()):
         return _onednn(x, weight, bias)
     return F.conv2d(x, weight, bias)
+
+
+def _native_on_one_thread(x: torch.Tensor) -> bool:
+    """Whether ``F.conv2d`` would run a 1x1 kernel on ``x`` on PyTorch's native path although
+    oneDNN could: float32, one thread, a batch under 16 (PyTorch's ``use_mkldnn`` heuristic),
+    oneDNN present and switched on, no autocast, no graph being traced."""
+    return (x.dtype == torch.float32 and x.shape[0] < 16 and torch.get_num_threads() == 1
+            and onednn_available() and torch.backends.mkldnn.enabled
+            and not _autocasting("cpu") and not tracing())
+
+
+class _OneDNN1x1(torch.autograd.Function):
+    """A 1x1 convolution for training on one thread: forward and input gradient on oneDNN.
+
+    On one thread PyTorch runs a small batch's 1x1 convolution forward *and* backward on its
+    native path (``_slow_conv2d_forward`` / ``_backward``: MKL's GEMM, at the AVX2 rate on the
+    AMD EPYC of issue 18); a one-thread training step of the ``small`` preset spent ~30 % of its
+    time there (2026-11-30).  The input gradient of a 1x1 convolution is the 1x1 convolution of
+    the output gradient with the transposed weight, so it runs on oneDNN too; the weight gradient
+    is one GEMM over the pixels, as on the native path.  Same values up to float rounding.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        return _onednn(x, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, weight = ctx.saved_tensors
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _onednn(grad, weight.transpose(0, 1), None)
+        if ctx.needs_input_grad[1]:
+            cout, cin = weight.shape[:2]
+            if is_channels_last(grad) and is_channels_last(x):  # (pixels, channels) matrices as they lie
+                grad_w = grad.permute(0, 2, 3, 1).reshape(-1, cout).t() @ x.permute(0, 2, 3, 1).reshape(-1, cin)
+            else:
+                b = x.shape[0]
+                grad_w = (grad.reshape(b, cout, -1) @ x.reshape(b, cin, -1).transpose(1, 2)).sum(0)
+            grad_w = grad_w.view(cout, cin, 1, 1)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad.sum((0, 2, 3))
+        return grad_x, grad_w, grad_b
 
 
 def pointwise_pair(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor,
