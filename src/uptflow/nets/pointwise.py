@@ -1,4 +1,4 @@
-"""1x1 convolutions of inference: oneDNN convolution or one GEMM, chosen by measurement.
+"""1x1 convolutions: oneDNN convolution or one GEMM, chosen by measurement.
 
 A 1x1 convolution of a channels-last (B, C, H, W) map is one (B*H*W, C) @ (C, C') product over
 memory that is already laid out as that matrix.  ``F.conv2d`` computes it through oneDNN, which

@@ -67,7 +67,7 @@ class UpsampledRows:
         straddling its end and recomputing the overlap; a read *above* the kept chunk (the
         shifted windows' band wrapping round to the top rows) gets just its rows."""
         if self._chunk is None or not (self._chunk[0] <= r0 and r1 <= self._chunk[1]):
-            n = r1 - r0
+            n = max(r1 - r0, 1)
             wraps = self._chunk is not None and r1 <= self._chunk[0]
             c1 = r1 if wraps else min(r0 + -(-max(n, self.CHUNK_ROWS) // n) * n, self.shape[-2])
             self._chunk = (r0, c1, self._compute(r0, c1))
