@@ -120,8 +120,12 @@ def test_autocast_tracing_and_switched_off_onednn_keep_the_functional_convolutio
     w = torch.randn(2, 4, 1, 1)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         assert pointwise.pointwise(x, w).dtype == torch.bfloat16
-    with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):  # the user's switch is honoured
-        assert torch.allclose(pointwise.pointwise(x, w), F.conv2d(x, w))
+    with monkeypatch.context() as switched:  # the user's switch (torch.backends.mkldnn.enabled) is honoured
+        switched.setattr(torch.backends.mkldnn, "enabled", False)
+        assert not torch.backends.mkldnn.enabled
+        with torch.no_grad():
+            assert torch.allclose(pointwise.pointwise(x, w), F.conv2d(x, w))
+    assert torch.backends.mkldnn.enabled
     monkeypatch.setattr(pointwise, "tracing", lambda: True)
     with torch.no_grad():
         assert torch.allclose(pointwise.pointwise(x, w), F.conv2d(x, w))
