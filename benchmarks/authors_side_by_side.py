@@ -28,7 +28,10 @@ What it does:
    would compare different work).
 3. Times both per size in this process under ``torch.inference_mode()`` with
    ``torch.set_num_threads(--threads)``: one warm-up each, then ``--runs`` timed runs,
-   interleaved (authors, ours, authors, ...) so drifting load hits both alike; the median.
+   interleaved (authors, ours, authors, ...) so drifting load hits both alike; the median.  Beside it,
+   the median CPU time each run spent in the kernel (``getrusage``): the authors' full-size
+   intermediates are fresh pages every run, so their wall time follows what a page fault costs on
+   the host at the moment.
 4. Measures each (network, size)'s peak memory in a FRESH subprocess after a warm-up and one
    run, so the two never share a high-water mark.  The peak is ``VmHWM`` of /proc/self/status,
    not ``ru_maxrss``: Linux carries ``ru_maxrss`` over fork/vfork + exec, so a child of this
@@ -334,16 +337,19 @@ def side_by_side(args: argparse.Namespace) -> int:
         if args.bf16:
             fns["bf16"] = functools.partial(_enhance_bf16, ours, image)
         times: dict[str, list[float]] = {k: [] for k in fns}
+        kernel: dict[str, list[float]] = {k: [] for k in fns}  # CPU-s in the kernel (page faults)
         with torch.inference_mode():
             for fn in fns.values():
                 fn()  # warm-up
             for _ in range(args.runs):
                 for name, fn in fns.items():
-                    t0 = time.perf_counter()
+                    s0, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_stime, time.perf_counter()
                     fn()
                     times[name].append(time.perf_counter() - t0)
+                    kernel[name].append(resource.getrusage(resource.RUSAGE_SELF).ru_stime - s0)
         med = {k: statistics.median(v) for k, v in times.items()}
-        rows.append([size, med["authors"], med["uptflow"], med.get("bf16")])
+        sys_s = {k: statistics.median(v) for k, v in kernel.items()}
+        rows.append([size, med["authors"], med["uptflow"], med.get("bf16"), sys_s["authors"], sys_s["uptflow"]])
         print(f"{size}: authors {med['authors']:.2f} s, uptflow {med['uptflow']:.2f} s", file=sys.stderr, flush=True)
     del theirs, ours
 
@@ -355,13 +361,15 @@ def side_by_side(args: argparse.Namespace) -> int:
 
     print(f"\n{describe(args.threads)}")
     print(f"weights: seeded random (seed {args.seed}), shared; max abs difference at {args.check_size}: {diff:.3g}; "
-          f"median of {args.runs} run(s) after one warm-up; peak = VmHWM of a fresh process per cell\n")
+          f"median of {args.runs} run(s) after one warm-up; kernel = CPU-s spent in the kernel per run (page "
+          f"faults; median); peak = VmHWM of a fresh process per cell\n")
     extra = " uptflow --precision bfloat16 s | speed-up |" if args.bf16 else ""
-    print("| size (HxW) | authors s | uptflow s | speed-up | authors peak MiB | uptflow peak MiB |" + extra)
-    print("|---|---|---|---|---|---|" + ("---|---|" if args.bf16 else ""))
-    for size, ta, tu, tb, ma, mu in rows:
+    print("| size (HxW) | authors s | uptflow s | speed-up | authors / uptflow kernel s | authors peak MiB | "
+          "uptflow peak MiB |" + extra)
+    print("|---|---|---|---|---|---|---|" + ("---|---|" if args.bf16 else ""))
+    for size, ta, tu, tb, ka, ku, ma, mu in rows:
         cells = f" {tb:.2f} | {ta / tb:.2f}x |" if tb else ""
-        print(f"| {size} | {ta:.2f} | {tu:.2f} | {ta / tu:.2f}x | {ma} | {mu} |" + cells)
+        print(f"| {size} | {ta:.2f} | {tu:.2f} | {ta / tu:.2f}x | {ka:.2f} / {ku:.2f} | {ma} | {mu} |" + cells)
     return 0
 
 
