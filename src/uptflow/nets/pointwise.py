@@ -162,24 +162,23 @@ def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None =
     if x.device.type != "cpu":
         return F.conv2d(x, weight, bias)
     if torch.is_grad_enabled():
-        if _native_on_one_thread(x) and backend() == "onednn":
+        # F.conv2d, unless it would take PyTorch's native path: one thread and a batch under 16
+        # (PyTorch's ``use_mkldnn`` heuristic)
+        if x.shape[0] < 16 and torch.get_num_threads() == 1 and backend() == "onednn" and _onednn_applies(x):
             return _OneDNN1x1.apply(x, weight, bias)
         return F.conv2d(x, weight, bias)
     name = backend()
     if name == "gemm" and is_channels_last(x):
         return _gemm(x, weight, bias)
-    if (name == "onednn" and x.dtype == torch.float32 and torch.backends.mkldnn.enabled
-            and not _autocasting("cpu") and not tracing()):
+    if name == "onednn" and _onednn_applies(x):
         return _onednn(x, weight, bias)
     return F.conv2d(x, weight, bias)
 
 
-def _native_on_one_thread(x: torch.Tensor) -> bool:
-    """Whether ``F.conv2d`` would run a 1x1 kernel on ``x`` on PyTorch's native path although
-    oneDNN could: float32, one thread, a batch under 16 (PyTorch's ``use_mkldnn`` heuristic),
-    oneDNN present and switched on, no autocast, no graph being traced."""
-    return (x.dtype == torch.float32 and x.shape[0] < 16 and torch.get_num_threads() == 1
-            and onednn_available() and torch.backends.mkldnn.enabled
+def _onednn_applies(x: torch.Tensor) -> bool:
+    """Whether oneDNN's op may stand in for ``F.conv2d`` on the CPU map ``x``: float32, oneDNN
+    present and switched on (``torch.backends.mkldnn``), no autocast, no graph being traced."""
+    return (x.dtype == torch.float32 and onednn_available() and torch.backends.mkldnn.enabled
             and not _autocasting("cpu") and not tracing())
 
 

@@ -180,7 +180,6 @@ class GatedFeedForward(nn.Module):
         # are strided, and GELU and the product ran ~2x slower on them than on dense halves (issue 18).
         w_in, w_dw = self.project_in.weight, self.dwconv.weight
         n = w_dw.shape[0] // 2
-        hi = x.shape[-2] if hi is None else hi
         a, b = (conv3x3_rows(pointwise(x, w_in[i:i + n]), w_dw[i:i + n], None, lo, hi, groups=n) for i in (0, n))
         return pointwise(gated_gelu_owned(a, b), self.project_out.weight)
 

@@ -59,10 +59,10 @@ def strip_bounds(h: int, w: int, radius: int) -> list[tuple[int, int, int, int]]
     return [(r0, min(r0 + rows, h), max(r0 - radius, 0), min(r0 + rows + radius, h)) for r0 in range(0, h, rows)]
 
 
-def conv3x3_rows(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, lo: int, hi: int,
-                 groups: int = 1) -> torch.Tensor:
-    """Rows ``lo:hi`` of ``F.conv2d(x, weight, bias, padding=1, groups=groups)`` for a 3x3
-    ``weight`` and a slab ``x`` (B, C, h, W): (B, C', hi - lo, W).
+def conv3x3_rows(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, lo: int = 0,
+                 hi: int | None = None, groups: int = 1) -> torch.Tensor:
+    """Rows ``lo:hi`` (``hi`` None: to the end) of ``F.conv2d(x, weight, bias, padding=1,
+    groups=groups)`` for a 3x3 ``weight`` and a slab ``x`` (B, C, h, W): (B, C', hi - lo, W).
 
     When the slab holds a real row above and below the wanted ones (an interior strip with its
     halo: ``lo == 1``, ``hi == h - 1``) the convolution runs without vertical padding, so it
@@ -70,6 +70,7 @@ def conv3x3_rows(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | Non
     outputs and dropped them (2 of 18 rows of a 16-row strip: the depth-wise convolutions of a
     level-1 strip ran 8-15 % faster without them, one-off timing, issue 18).  Same values.
     """
+    hi = x.shape[-2] if hi is None else hi
     if lo == 1 and hi == x.shape[-2] - 1:
         return F.conv2d(x, weight, bias, padding=(0, 1), groups=groups)
     return F.conv2d(x, weight, bias, padding=1, groups=groups)[:, :, lo:hi]

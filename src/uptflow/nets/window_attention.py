@@ -187,7 +187,6 @@ class LocallyEnhancedFeedForward(nn.Module):
     def _local(self, x: torch.Tensor, lo: int = 0, hi: int | None = None) -> torch.Tensor:
         """Rows ``lo:hi`` of the feed-forward on ``x``: the halo rows end after the depth-wise conv."""
         conv = self.dwconv[0]  # dwconv[1] is the GELU, applied in place on the fresh strip in inference
-        hi = x.shape[-2] if hi is None else hi
         hidden = gelu_owned(conv3x3_rows(pointwise(x, self.conv1.weight, self.conv1.bias), conv.weight, conv.bias,
                                          lo, hi, groups=conv.groups))
         return pointwise(hidden, self.conv2.weight, self.conv2.bias)
