@@ -1,9 +1,10 @@
-"""1x1 convolutions of inference: every backend computes the convolution, and the measured
-choice picks the faster one, once per thread count, under concurrency."""
+"""1x1 convolutions: every backend computes the convolution (and, training on one thread, its
+gradients), and the measured choice picks the faster one, once per thread count, under concurrency."""
 
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -13,6 +14,17 @@ from uptflow.config import presets
 from uptflow.model import UPTFlow
 from uptflow.nets import pointwise
 from uptflow.nets.strips import strip_size
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run the block with ``n`` torch threads, restoring the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @pytest.fixture
@@ -59,17 +71,12 @@ def test_onednn_on_one_thread_gives_the_convolution(monkeypatch):
     if not pointwise.onednn_available():
         pytest.skip("this PyTorch has no oneDNN")
     monkeypatch.setenv("UPTFLOW_POINTWISE", "onednn")
-    threads = torch.get_num_threads()
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(1, 48, 16, 64, generator=gen).contiguous(memory_format=torch.channels_last)
     weight = torch.randn(96, 48, 1, 1, generator=gen)
-    torch.set_num_threads(1)
-    try:
-        with torch.no_grad():
-            out = pointwise.pointwise(x, weight)
-            ref = F.conv2d(x, weight)
-    finally:
-        torch.set_num_threads(threads)
+    with torch_threads(1), torch.no_grad():
+        out = pointwise.pointwise(x, weight)
+        ref = F.conv2d(x, weight)
     assert torch.allclose(out, ref, atol=1e-4, rtol=1e-5)
 
 
@@ -91,24 +98,17 @@ def test_one_thread_training_gradients_equal_the_convolutions(monkeypatch, chann
     bias = torch.randn(4, generator=gen, requires_grad=True) if with_bias else None
     leaves = [x, weight] + ([bias] if with_bias else [])
     grad_out = torch.randn(2, 4, 5, 7, generator=gen)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         out = pointwise.pointwise(x, weight, bias)
         grads = torch.autograd.grad(out, leaves, grad_out)
         ref = F.conv2d(x, weight, bias)
         ref_grads = torch.autograd.grad(ref, leaves, grad_out)
-    finally:
-        torch.set_num_threads(threads)
     assert type(out.grad_fn).__name__ == "_OneDNN1x1Backward"
     assert torch.allclose(out, ref, atol=1e-5)
     for g, r in zip(grads, ref_grads):
         assert g.shape == r.shape and torch.allclose(g, r, atol=1e-5)
-    torch.set_num_threads(max(threads, 2))
-    try:
+    with torch_threads(2):
         assert type(pointwise.pointwise(x, weight, bias).grad_fn).__name__ != "_OneDNN1x1Backward"
-    finally:
-        torch.set_num_threads(threads)
 
 
 def test_autocast_tracing_and_switched_off_onednn_keep_the_functional_convolution(monkeypatch):
