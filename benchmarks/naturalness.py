@@ -94,7 +94,8 @@ def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
     return out
 
 
-def markdown_table(title: str, summary: dict[str, dict[str, float]]) -> str:
+def markdown_table(title: str, summary: dict[str, dict[str, float]], black: float | None = None) -> str:
+    """The five measures per method; ``black``: the mean % of input pixels that are black (luma < 1)."""
     lines = [f"**{title}**", "", "| method | " + " | ".join(h for _, h, _ in MEASURES) + " |",
              "|---|" + "---|" * len(MEASURES)]
     for method, s in summary.items():
@@ -102,6 +103,9 @@ def markdown_table(title: str, summary: dict[str, dict[str, float]]) -> str:
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     first = next(iter(summary.values()))
     lines.append(f"\n{first['n']} images; lit-region gain over the {first['n_lit']} with input pixels >= 110.")
+    if black is not None:
+        lines.append(f"Input pixels that are black (luma < 1, no signal): {black:.1f} % -- the floor of the dark "
+                     "pixels for any method that keeps black black.")
     return "\n".join(lines)
 
 
@@ -165,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from uptflow.io.read import read_rgb
-    from uptflow.metrics.no_reference import naturalness
+    from uptflow.metrics.no_reference import black_fraction, naturalness
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -179,9 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     per_image: dict[str, dict[str, list[dict[str, float]]]] = {m: {s: [] for s in args.sets} for m in methods}
     grid_rows: list[tuple[str, list[np.ndarray]]] = []
     seconds = {m: 0.0 for m in methods}
+    black: dict[str, list[float]] = {s: [] for s in args.sets}  # % of each input's pixels that are black
     for s, path in tqdm(files, unit="img", file=sys.stderr):
         low = read_rgb(path)
         low_u8 = quantise(low)
+        black[s].append(black_fraction(low_u8))
         outs = []
         for m, fn in methods.items():
             t0 = time.perf_counter()
@@ -195,10 +201,11 @@ def main(argv: list[str] | None = None) -> int:
             grid_rows.append((f"{s}/{path.name}", outs))
 
     for s in args.sets:
-        print(markdown_table(f"{s} ({SETS[s].name})", {m: summarise(v[s]) for m, v in per_image.items()}))
+        print(markdown_table(f"{s} ({SETS[s].name})", {m: summarise(v[s]) for m, v in per_image.items()},
+                             float(np.mean(black[s]))))
         print()
     together = {m: summarise([r for s in args.sets for r in v[s]]) for m, v in per_image.items()}
-    print(markdown_table(" + ".join(args.sets), together))
+    print(markdown_table(" + ".join(args.sets), together, float(np.mean([b for s in args.sets for b in black[s]]))))
     print("\nseconds per image (CPU, shared machine): " +
           ", ".join(f"{m} {seconds[m] / max(len(files), 1):.2f}" for m in methods))
     if args.json:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from uptflow.metrics.no_reference import (
+    black_fraction,
     dark_fraction,
     lit_region_gain,
     luma,
@@ -74,6 +75,18 @@ def test_dark_fraction_and_bundle() -> None:
     s = naturalness(_grey(10, 10, 10), out)
     assert s.dark == pytest.approx(20.0) and s.newly_blown == 0.0 and math.isnan(s.lit_region_gain)
     assert set(s.as_dict()) == {"mean_luminance", "newly_blown", "lit_region_gain", "noise_sigma", "dark"}
+
+
+def test_black_fraction_counts_only_pixels_without_signal() -> None:
+    inp = _grey(5, 10, 10)
+    inp[0] = 0  # black
+    inp[1] = (0, 1, 0)  # luma 0.587: still black
+    inp[2] = (0, 2, 0)  # luma 1.174: some signal
+    assert black_fraction(inp) == pytest.approx(20.0)
+    assert black_fraction(inp.astype(np.float32) / 255.0) == pytest.approx(20.0)
+    # a black-keeping method (gamma) leaves the black pixels dark: the floor of dark_fraction
+    out = (255.0 * (inp / 255.0) ** 0.4).round().astype(np.uint8)
+    assert dark_fraction(out) >= black_fraction(inp)
 
 
 def test_bad_inputs() -> None:

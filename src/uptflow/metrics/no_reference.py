@@ -21,6 +21,10 @@ gamma-encoded values (how PIL converts RGB to L).  Images are ``(H, W, 3)`` nump
   mean absolute response times ``sqrt(pi/2) / 6`` is s.  Structure (edges, texture) adds to it,
   so it is an upper bound on smooth-ish images.
 * ``dark_fraction(out)``: % of output pixels with luma < 20.
+* ``black_fraction(inp)`` (not one of the five): % of input pixels with luma < 1, i.e. black in
+  the 8-bit capture.  Such a pixel holds no signal, and every method that maps black to black
+  (gamma, tone curves, Zero-DCE's curves, a network that keeps a black sky black) leaves it dark:
+  its mean over a set is the floor of ``dark_fraction`` for those methods.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import numpy as np
 
 from uptflow.io.pixels import LUMA_BT601
 
-__all__ = ["BLOWN_LEVEL", "DARK_LEVEL", "LIT_LEVEL", "NaturalnessScores", "dark_fraction", "lit_region_gain",
+__all__ = ["BLACK_LEVEL", "BLOWN_LEVEL", "DARK_LEVEL", "LIT_LEVEL", "NaturalnessScores", "black_fraction", "dark_fraction", "lit_region_gain",
            "luma", "mean_luminance", "naturalness", "newly_blown", "noise_sigma"]
 
 BLOWN_LEVEL = 250.0
@@ -41,6 +45,8 @@ LIT_LEVEL = 110.0
 """An input pixel is already lit when its luma is at least this (0-255)."""
 DARK_LEVEL = 20.0
 """An output pixel is dark when its luma is below this (0-255)."""
+BLACK_LEVEL = 1.0
+"""An input pixel is black (no signal in the 8-bit capture) when its luma is below this (0-255)."""
 _BT601 = np.array(LUMA_BT601, dtype=np.float64)
 
 
@@ -107,6 +113,11 @@ def noise_sigma(img: np.ndarray) -> float:
 def dark_fraction(out: np.ndarray) -> float:
     """% of output pixels with BT.601 luma < 20."""
     return 100.0 * float((luma(out) < DARK_LEVEL).mean())
+
+
+def black_fraction(inp: np.ndarray) -> float:
+    """% of input pixels with BT.601 luma < 1: black in the capture, dark after any black-keeping method."""
+    return 100.0 * float((luma(inp) < BLACK_LEVEL).mean())
 
 
 @dataclass(frozen=True)
