@@ -2,12 +2,15 @@
 
     python benchmarks/quality.py [--bench out/benchmark] [--model PATH ...] [--subsets kodak24,sice_val]
                                  [--limit N] [--no-lpips] [--json OUT.json] [--highlights auto off protect]
+                                 [--record OUT.json]
 
 Writes the benchmark first (``uptflow benchmark-data``) if ``--bench`` does not exist.  Methods:
 the input itself, adaptive gamma, histogram equalisation, CLAHE, and every uptflow model given
 with ``--model`` (plus the bundled default model when one is installed), each with every ``--highlights`` mode given
 (default ``auto``, what ``uptflow enhance`` does; other modes are labelled ``NAME --highlights MODE``).  Each metric is shown
-plain and with the GT-mean correction, as separately labelled columns.  Protocol: predictions
+plain and with the GT-mean correction, as separately labelled columns.  ``--record`` writes one model's
+scores (the last ``--model``, or the bundled one; the first ``--highlights`` mode) in the form the
+shipped weights keep them: ``uptflow convert RUN/best.pt OUT.safetensors --meta benchmark=@OUT.json``.  Protocol: predictions
 clamped and rounded to 8 bit; PSNR on RGB; SSIM scikit-image RGB recipe; LPIPS AlexNet v0.1.
 """
 
@@ -28,6 +31,7 @@ from uptflow.inference.highlights import HIGHLIGHT_MODES, protect_highlights
 from uptflow.io.listing import list_images
 from uptflow.io.read import read_rgb
 from uptflow.io.tensors import to_numpy, to_tensor
+from uptflow.io.write import atomic_write
 from uptflow.metrics import EvalProtocol, evaluate_pair
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,18 +43,27 @@ def _pairs(folder: Path, limit: int | None) -> list[tuple[str, Path, Path]]:
     return pairs[:limit] if limit else pairs
 
 
+def _default_model() -> Path:
+    return REPO / "src" / "uptflow" / "weights" / "default.safetensors"
+
+
+def _label(spec: str, mode: str) -> str:
+    """The table's name for model ``spec`` in highlight mode ``mode``."""
+    name = f"uptflow:{Path(spec).stem}"
+    return name if mode == "auto" else f"{name} --highlights {mode}"
+
+
 def _methods(model_specs: list[str], highlights: tuple[str, ...] = ("auto",)) -> dict[str, object]:
     methods: dict[str, object] = {"input": lambda x: x}
     methods.update(BASELINES)
     from uptflow.checkpoints import load_model
 
     specs = list(model_specs)
-    default = REPO / "src" / "uptflow" / "weights" / "default.safetensors"
+    default = _default_model()
     if default.exists() and str(default) not in specs:
         specs.insert(0, str(default))
     for spec in specs:
         model = load_model(spec)
-        name = f"uptflow:{Path(spec).stem}"
 
         def run(x: np.ndarray, model=model, mode: str = "auto") -> np.ndarray:
             with torch.inference_mode():
@@ -58,8 +71,7 @@ def _methods(model_specs: list[str], highlights: tuple[str, ...] = ("auto",)) ->
                 return to_numpy(protect_highlights(low, model.enhance(low), mode))
 
         for mode in highlights:
-            methods[name if mode == "auto" else f"{name} --highlights {mode}"] = \
-                lambda x, run=run, mode=mode: run(x, mode=mode)
+            methods[_label(spec, mode)] = lambda x, run=run, mode=mode: run(x, mode=mode)
     return methods
 
 
@@ -105,6 +117,21 @@ def print_table(results: dict, subsets: list[str], methods: dict, lpips: bool) -
             print(f"| {method} | " + " | ".join(cells) + f" | {sec:.2f} |")
 
 
+def model_record(results: dict, subsets: list[str], label: str, mode: str) -> dict:
+    """One method's scores as the shipped weights' ``benchmark`` metadata:
+    ``{"highlights": mode, "protocol": ..., subset: {"psnr": .., "ssim": .., ["lpips": ..,] "gt_mean_psnr": .., ...}}``
+    (rounded to 4 decimals)."""
+    record: dict = {"highlights": mode,
+                    "protocol": EvalProtocol().describe() + " gt_mean_* keys: the same with the GT-mean correction."}
+    for subset in subsets:
+        plain, gt, _, n = results[(subset, label)]
+        row = {k: round(v, 4) for k, v in plain.items()}
+        row.update({f"gt_mean_{k}": round(v, 4) for k, v in gt.items()})
+        row["pairs"] = n
+        record[subset] = row
+    return record
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bench", type=Path, default=REPO / "out" / "benchmark")
@@ -117,6 +144,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="highlight modes to score each model with (uptflow.inference.highlights; default auto, "
                              "as uptflow enhance)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")
+    parser.add_argument("--record", type=Path, default=None, metavar="OUT.json",
+                        help="write the last --model's scores (or the bundled model's), first --highlights mode, "
+                             "as weights metadata for `uptflow convert ... --meta benchmark=@OUT.json`")
     args = parser.parse_args(argv)
     os.environ.setdefault("UPTFLOW_SHARED", str(REPO.parent / "shared"))  # benchmarks run from a checkout
     torch.set_num_threads(args.threads)
@@ -137,6 +167,12 @@ def main(argv: list[str] | None = None) -> None:
         for (subset, method), (plain, gt, sec, n) in results.items():
             out.setdefault(subset, {})[method] = {"plain": plain, "gt_mean": gt, "s_per_image": sec, "pairs": n}
         args.json.write_text(json.dumps(out, indent=1))
+    if args.record is not None:
+        spec = args.model[-1] if args.model else str(_default_model())
+        mode = args.highlights[0]
+        text = json.dumps(model_record(results, subsets, _label(spec, mode), mode), indent=1)
+        atomic_write(args.record, lambda tmp: tmp.write_text(text, encoding="utf-8"), what="record")
+        print(f"record of {_label(spec, mode)}: {args.record}")
     print(f"\n{time.perf_counter() - t0:.0f} s; protocol: {EvalProtocol().describe()}")
 
 

@@ -60,6 +60,21 @@ def test_convert_of_an_ema_run_records_and_takes_the_average(tmp_path: Path) -> 
         assert torch.equal(value, ckpt["params_ema"][key].float()), key
 
 
+def test_convert_records_a_json_file_given_as_at_file(run_dir: Path, tmp_path: Path, capsys) -> None:
+    record = {"highlights": "off", "kodak24": {"psnr": 22.1432, "ssim": 0.8045}}
+    (tmp_path / "q.json").write_text(json.dumps(record))
+    out = tmp_path / "m.safetensors"
+    assert main(["convert", str(run_dir / "last.pt"), str(out), "--meta", f"benchmark=@{tmp_path / 'q.json'}"]) == 0
+    assert read_metadata(out)["benchmark"] == record
+    for bad, words in (("missing.json", "cannot read"), ("bad.json", "is not JSON")):
+        (tmp_path / "bad.json").write_text("{not json")
+        rc = main(["convert", str(run_dir / "last.pt"), str(tmp_path / "n.safetensors"), "--meta",
+                   f"benchmark=@{tmp_path / bad}"])
+        err = capsys.readouterr().err
+        assert rc != 0 and words in err and "Traceback" not in err and err.count("\n") == 1
+        assert not (tmp_path / "n.safetensors").exists()
+
+
 def test_convert_rejects_malformed_meta_in_one_line(run_dir: Path, tmp_path: Path, capsys) -> None:
     rc = main(["convert", str(run_dir / "last.pt"), str(tmp_path / "m.safetensors"), "--meta", "no-equals-sign"])
     err = capsys.readouterr().err

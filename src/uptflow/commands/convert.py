@@ -18,7 +18,8 @@ def add_parser(sub) -> None:
     p.add_argument("source", help="checkpoint to read (.pth/.pt/.safetensors; the authors' or ours)")
     p.add_argument("output", help="output .safetensors path")
     p.add_argument("--meta", action="append", default=[], metavar="KEY=JSON",
-                   help="extra metadata to record (repeatable), e.g. --meta 'benchmark={\"kodak24_psnr\": 20.1}'; "
+                   help="extra metadata to record (repeatable), e.g. --meta 'benchmark={\"kodak24_psnr\": 20.1}', "
+                        "or KEY=@FILE to record a JSON file a tool wrote (benchmarks/quality.py --record); "
                         "a training checkpoint's iteration and run config are recorded automatically")
     p.set_defaults(run=run)
 
@@ -35,13 +36,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"output {show_path(out)} is the source checkpoint itself; write to another file")
     meta: dict = {"converted_from": Path(args.source).name}
     for item in args.meta:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--meta expects KEY=JSON, got {item!r}")
-        try:
-            meta[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            meta[key.strip()] = value  # a plain string
+        key, value = _meta_item(item)
+        meta[key] = value
     model = load_model(args.source)
     record = training_record(args.source)
     if record is not None:
@@ -49,6 +45,30 @@ def run(args: argparse.Namespace) -> int:
     save_model(model, out, metadata=meta)  # atomic: a full disk leaves no partial file and no temporary
     say(f"wrote {show_path(out)} ({model.num_parameters():,} parameters, window {model.config.window})", sys.stdout)
     return 0
+
+
+def _meta_item(item: str) -> tuple[str, object]:
+    """``KEY=JSON`` -> (key, parsed JSON or the plain string); ``KEY=@FILE`` -> (key, the file's JSON).
+
+    ``@FILE`` is how numbers a tool measured reach the weights without being typed: the file must
+    hold valid JSON (one-line ``ValueError`` otherwise, never a plain-string fallback).
+    """
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--meta expects KEY=JSON or KEY=@FILE, got {item!r}")
+    key = key.strip()
+    if value.startswith("@"):
+        path = Path(value[1:])
+        try:
+            return key, json.loads(path.read_text(encoding="utf-8"))
+        except OSError as e:
+            raise ValueError(f"--meta {key}: cannot read {show_path(path)} ({e.strerror or e})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"--meta {key}: {show_path(path)} is not JSON ({e})") from None
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value  # a plain string
 
 
 def _same_file(a: Path, b: Path) -> bool:
