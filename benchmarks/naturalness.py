@@ -95,7 +95,7 @@ def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
 
 
 def markdown_table(title: str, summary: dict[str, dict[str, float]], black: float | None = None) -> str:
-    """The five measures per method; ``black``: the mean % of input pixels that are black (luma < 1)."""
+    """The five measures per method; ``black``: the mean % of input pixels that are black (all channels 0)."""
     lines = [f"**{title}**", "", "| method | " + " | ".join(h for _, h, _ in MEASURES) + " |",
              "|---|" + "---|" * len(MEASURES)]
     for method, s in summary.items():
@@ -104,8 +104,8 @@ def markdown_table(title: str, summary: dict[str, dict[str, float]], black: floa
     first = next(iter(summary.values()))
     lines.append(f"\n{first['n']} images; lit-region gain over the {first['n_lit']} with input pixels >= 110.")
     if black is not None:
-        lines.append(f"Input pixels that are black (luma < 1, no signal): {black:.1f} % -- the floor of the dark "
-                     "pixels for any method that keeps black black.")
+        lines.append(f"Input pixels that are black (every channel 0): {black:.1f} % -- the floor of the dark "
+                     "pixels for any method whose curve maps 0 to 0.")
     return "\n".join(lines)
 
 

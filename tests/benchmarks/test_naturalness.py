@@ -23,7 +23,7 @@ def test_summary_skips_images_without_lit_pixels_for_the_gain_only() -> None:
     assert "| input | 100 | 1.00 % | 1.40 | 2.00 | 5.0 % |" in table
     assert "| x | 100 | 1.00 % | - | 2.00 | 5.0 % |" in table
     assert "black" not in table  # the floor line only when the inputs' black share is given
-    assert "Input pixels that are black (luma < 1, no signal): 4.7 %" in nat.markdown_table("t", {"input": s}, 4.74)
+    assert "Input pixels that are black (every channel 0): 4.7 %" in nat.markdown_table("t", {"input": s}, 4.74)
 
 
 def test_grid_has_one_column_per_method_and_is_written_atomically(tmp_path: Path) -> None:

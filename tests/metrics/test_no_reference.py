@@ -80,13 +80,15 @@ def test_dark_fraction_and_bundle() -> None:
 def test_black_fraction_counts_only_pixels_without_signal() -> None:
     inp = _grey(5, 10, 10)
     inp[0] = 0  # black
-    inp[1] = (0, 1, 0)  # luma 0.587: still black
-    inp[2] = (0, 2, 0)  # luma 1.174: some signal
-    assert black_fraction(inp) == pytest.approx(20.0)
-    assert black_fraction(inp.astype(np.float32) / 255.0) == pytest.approx(20.0)
-    # a black-keeping method (gamma) leaves the black pixels dark: the floor of dark_fraction
+    inp[1] = (0, 1, 0)  # luma 0.6, but a signal a curve can lift
+    assert black_fraction(inp) == pytest.approx(10.0)
+    assert black_fraction(inp.astype(np.float32) / 255.0) == pytest.approx(10.0)
+    # a curve that maps 0 to 0 (gamma 0.4) leaves exactly the black pixels dark here: the floor
     out = (255.0 * (inp / 255.0) ** 0.4).round().astype(np.uint8)
-    assert dark_fraction(out) >= black_fraction(inp)
+    assert dark_fraction(out) == pytest.approx(20.0) and dark_fraction(out) >= black_fraction(inp)
+    inp[1] = (0, 3, 0)
+    out = (255.0 * (inp / 255.0) ** 0.4).round().astype(np.uint8)
+    assert dark_fraction(out) == pytest.approx(black_fraction(inp))
 
 
 def test_bad_inputs() -> None:

@@ -21,10 +21,10 @@ gamma-encoded values (how PIL converts RGB to L).  Images are ``(H, W, 3)`` nump
   mean absolute response times ``sqrt(pi/2) / 6`` is s.  Structure (edges, texture) adds to it,
   so it is an upper bound on smooth-ish images.
 * ``dark_fraction(out)``: % of output pixels with luma < 20.
-* ``black_fraction(inp)`` (not one of the five): % of input pixels with luma < 1, i.e. black in
-  the 8-bit capture.  Such a pixel holds no signal, and every method that maps black to black
-  (gamma, tone curves, Zero-DCE's curves, a network that keeps a black sky black) leaves it dark:
-  its mean over a set is the floor of ``dark_fraction`` for those methods.
+* ``black_fraction(inp)`` (not one of the five): % of input pixels that are black, every channel 0
+  in 8 bit (max channel < 0.5 on the 0-255 scale).  Such a pixel holds no signal, and every method
+  whose curve maps 0 to 0 (gamma, tone curves, Zero-DCE's curves, any gain) leaves it black: its mean
+  over a set is the floor of ``dark_fraction`` for those methods.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ LIT_LEVEL = 110.0
 """An input pixel is already lit when its luma is at least this (0-255)."""
 DARK_LEVEL = 20.0
 """An output pixel is dark when its luma is below this (0-255)."""
-BLACK_LEVEL = 1.0
-"""An input pixel is black (no signal in the 8-bit capture) when its luma is below this (0-255)."""
+BLACK_LEVEL = 0.5
+"""An input pixel is black (no signal: every channel 0 in 8 bit) when its max channel is below this (0-255)."""
 _BT601 = np.array(LUMA_BT601, dtype=np.float64)
 
 
@@ -116,8 +116,8 @@ def dark_fraction(out: np.ndarray) -> float:
 
 
 def black_fraction(inp: np.ndarray) -> float:
-    """% of input pixels with BT.601 luma < 1: black in the capture, dark after any black-keeping method."""
-    return 100.0 * float((luma(inp) < BLACK_LEVEL).mean())
+    """% of input pixels whose every channel is 0 in 8 bit: dark after any method that maps 0 to 0."""
+    return 100.0 * float((_to255(inp, "input").max(axis=-1) < BLACK_LEVEL).mean())
 
 
 @dataclass(frozen=True)
