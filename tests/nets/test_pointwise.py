@@ -286,6 +286,21 @@ def test_pointwise_pair_equals_the_concatenated_convolution(layout, widths, with
     assert (out - ref).abs().max().item() <= 1e-12
 
 
+@pytest.mark.parametrize("strip", [14, 21, 1000, None])  # 2 rows; 3 rows (last band short); one band; no strips
+@pytest.mark.parametrize("batch", [1, 2])
+def test_pointwise_pair_adds_a_wide_second_part_band_by_band(strip, batch):
+    """A second part too wide for the GEMM is convolved band by band of rows into the output (one
+    image, channels-last; the strip size sets the band) and must equal the whole convolution."""
+    torch.manual_seed(7)
+    a = torch.randn(batch, 24, 9, 7, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    b = torch.randn(batch, 20, 9, 7, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(5, 44, 1, 1, dtype=torch.float64)
+    ref = F.conv2d(torch.cat([a, b], dim=1), weight)
+    with torch.no_grad(), strip_size(strip):
+        out = pointwise.pointwise_pair(a, b, weight)
+    assert (out - ref).abs().max().item() <= 1e-12
+
+
 def test_pointwise_pair_keeps_autograd():
     a = torch.randn(1, 2, 3, 3, requires_grad=True)
     b = torch.randn(1, 3, 3, 3)
