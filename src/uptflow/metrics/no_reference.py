@@ -36,8 +36,8 @@ import numpy as np
 
 from uptflow.io.pixels import LUMA_BT601
 
-__all__ = ["BLACK_LEVEL", "BLOWN_LEVEL", "DARK_LEVEL", "LIT_LEVEL", "NaturalnessScores", "black_fraction", "dark_fraction", "lit_region_gain",
-           "luma", "mean_luminance", "naturalness", "newly_blown", "noise_sigma"]
+__all__ = ["BLACK_LEVEL", "BLOWN_LEVEL", "DARK_LEVEL", "LIT_LEVEL", "NaturalnessScores", "black_fraction",
+           "dark_fraction", "lit_region_gain", "luma", "mean_luminance", "naturalness", "newly_blown", "noise_sigma"]
 
 BLOWN_LEVEL = 250.0
 """A pixel is blown when its largest channel is at least this (0-255)."""

@@ -256,9 +256,10 @@ def _add_by_bands(y: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> tor
 
     On a one-image channels-last CPU map the convolution runs band by band of rows (the strip
     size of :mod:`uptflow.nets.strips`), each band added while its output is still in cache.  Why:
-    whole, it was a fresh map as large as ``y`` (the level-1 decoder reduction of a 256x256
-    paper-lol: 24 MiB, 59 GFLOP/s against ~400 for the same convolution on a strip, its pages
-    faulted in and written twice, issue 18).  A 1x1 convolution is per pixel: same values.
+    whole, it was a fresh map as large as ``y``, written out and read back by the add (the level-1
+    decoder reduction of a 256x256 paper-lol: 24 MiB, 59 GFLOP/s in a profile against ~400 for the
+    same convolution on a strip; at 400x600, 92 MiB, above glibc's mmap threshold, so fresh pages
+    every run; issue 18).  A 1x1 convolution is per pixel: same values.
     """
     h, w = y.shape[-2:]
     pixels = strip_pixels()
